@@ -1,0 +1,1 @@
+//! Password schemes, signing keys, encryption of secrets at rest.

@@ -1,0 +1,1 @@
+//! The poem application: listeners, resources and one module per surface.

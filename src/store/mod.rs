@@ -1,0 +1,1 @@
+//! sqlx storage over SQLite and PostgreSQL.
