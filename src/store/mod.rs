@@ -1,1 +1,258 @@
-//! sqlx storage over SQLite and PostgreSQL.
+//! Storage over SQLite (the embedded default) and PostgreSQL through sqlx's `Any` driver, so each
+//! query is written once. [`Store`] owns the pool; [`Repo`] owns one transaction and hands out one
+//! repository per aggregate (`repo.users()`, `repo.compat()`, …). Dropping a `Repo` without
+//! [`Repo::save`] rolls back.
+
+mod codec;
+pub mod compat;
+pub mod emails;
+pub mod jobs;
+pub mod oauth2_clients;
+pub mod passwords;
+pub mod registration_tokens;
+pub mod users;
+
+use std::{borrow::Cow, sync::Once, time::Duration};
+
+use sqlx::{
+    Any, AnyConnection, AnyPool, Transaction,
+    any::AnyPoolOptions,
+    migrate::{Migration, MigrationType, Migrator},
+    pool::PoolConnection,
+};
+
+pub use self::{
+    compat::CompatRepo, emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo,
+    passwords::PasswordRepo, registration_tokens::RegistrationTokenRepo, users::UserRepo,
+};
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Tell the backend from a connection URL.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("unexpected value in column {column}: {detail}")]
+    Corrupt {
+        column: &'static str,
+        detail: String,
+    },
+    #[error("unsupported database URL: expected sqlite:// or postgres(ql)://")]
+    UnsupportedUrl,
+}
+
+/// Pool settings (from the `database` config section).
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub min_connections: u32,
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+    pub idle_timeout: Option<Duration>,
+    pub max_lifetime: Option<Duration>,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            min_connections: 0,
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(30),
+            idle_timeout: Some(Duration::from_secs(600)),
+            max_lifetime: Some(Duration::from_secs(1800)),
+        }
+    }
+}
+
+/// The database: a connection pool and the knowledge of which engine is behind it.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static INSTALL_DRIVERS: Once = Once::new();
+
+impl Store {
+    /// Connect to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, StoreError> {
+        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = Backend::from_url(url)?;
+        let mut options = AnyPoolOptions::new()
+            .min_connections(settings.min_connections)
+            .max_connections(settings.max_connections.max(1))
+            .acquire_timeout(settings.connect_timeout)
+            .idle_timeout(settings.idle_timeout)
+            .max_lifetime(settings.max_lifetime);
+        if backend == Backend::Sqlite {
+            // WAL lets readers proceed while one writer commits; NORMAL is durable in WAL mode
+            // except for the last transactions on power loss, the usual embedded trade-off.
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(url).await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Apply every pending migration for this backend. Running it twice is a no-op.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrator(self.backend).run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Versions of migrations not yet applied (empty when the schema is current).
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let applied: Vec<i64> = match sqlx::query_scalar::<_, i64>(
+            "SELECT version FROM _sqlx_migrations WHERE success = TRUE ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        {
+            Ok(versions) => versions,
+            // No bookkeeping table yet: nothing applied.
+            Err(sqlx::Error::Database(_)) => Vec::new(),
+            Err(error) => return Err(error.into()),
+        };
+        Ok(migrator(self.backend)
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect())
+    }
+
+    /// Begin a read-write unit of work.
+    pub async fn repo(&self) -> Result<Repo, StoreError> {
+        let tx = match self.backend {
+            // Take SQLite's write lock up front: a deferred transaction that reads and then writes
+            // fails with SQLITE_BUSY instead of waiting when another writer got there first.
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Repo { tx })
+    }
+
+    /// A connection for reads that need no transaction (lookups on hot paths).
+    pub async fn reader(&self) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            conn: self.pool.acquire().await?,
+        })
+    }
+
+    /// The pool, for the few places that need raw access (the importer's bulk sink, tests).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// One transaction and the repositories that work inside it.
+pub struct Repo {
+    tx: Transaction<'static, Any>,
+}
+
+/// A pooled connection for reads outside a transaction.
+pub struct Reader {
+    conn: PoolConnection<Any>,
+}
+
+macro_rules! repositories {
+    ($($method:ident -> $repo:ident),* $(,)?) => {
+        impl Repo {
+            $(pub fn $method(&mut self) -> $repo<'_> { $repo::new(&mut self.tx) })*
+
+            /// Commit everything done through this repo.
+            pub async fn save(self) -> Result<(), StoreError> {
+                self.tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        impl Reader {
+            $(pub fn $method(&mut self) -> $repo<'_> { $repo::new(&mut self.conn) })*
+        }
+    };
+}
+
+repositories! {
+    users -> UserRepo,
+    passwords -> PasswordRepo,
+    emails -> EmailRepo,
+    compat -> CompatRepo,
+    registration_tokens -> RegistrationTokenRepo,
+    oauth2_clients -> OAuth2ClientRepo,
+    jobs -> JobRepo,
+}
+
+/// The migrations of one backend, embedded in the binary.
+fn migrator(backend: Backend) -> Migrator {
+    let sources: &[(i64, &str, &'static str)] = match backend {
+        Backend::Sqlite => &[(
+            1,
+            "initial",
+            include_str!("../../migrations/sqlite/0001_initial.sql"),
+        )],
+        Backend::Postgres => &[(
+            1,
+            "initial",
+            include_str!("../../migrations/postgres/0001_initial.sql"),
+        )],
+    };
+    Migrator::with_migrations(
+        sources
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    sqlx::SqlSafeStr::into_sql_str(sql),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// A connection handle every repository holds.
+pub(crate) type Conn<'c> = &'c mut AnyConnection;

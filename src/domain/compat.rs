@@ -1,0 +1,104 @@
+//! Compatibility-layer sessions: what a legacy Matrix `/login` creates. One session is one Matrix
+//! device; it holds access tokens (and, when the client asked, refresh tokens that rotate them).
+
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use ulid::Ulid;
+
+use super::tokens::random_alphanumeric;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompatSession {
+    pub id: Ulid,
+    pub user_id: Ulid,
+    /// The Matrix device ID. `None` for device-less tokens carried over from Synapse.
+    pub device_id: Option<String>,
+    pub human_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The session carries Synapse admin rights (`urn:synapse:admin:*`).
+    pub is_synapse_admin: bool,
+    pub last_active_at: Option<DateTime<Utc>>,
+    pub last_active_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl CompatSession {
+    pub fn is_finished(&self) -> bool {
+        self.finished_at.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompatAccessToken {
+    pub id: Ulid,
+    pub session_id: Ulid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl CompatAccessToken {
+    pub fn is_valid(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|expires_at| now < expires_at)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompatRefreshToken {
+    pub id: Ulid,
+    pub session_id: Ulid,
+    pub access_token_id: Ulid,
+    pub created_at: DateTime<Utc>,
+    pub consumed_at: Option<DateTime<Utc>>,
+}
+
+/// Device IDs Gatehouse makes up when a client does not bring one: 10 letters and digits, as MAS.
+pub fn generate_device_id(rng: &mut impl Rng) -> String {
+    random_alphanumeric(rng, 10)
+}
+
+/// Device IDs must fit Synapse's limits (1..=255 characters) and carry no control characters.
+pub fn is_valid_device_id(device_id: &str) -> bool {
+    (1..=255).contains(&device_id.len()) && !device_id.chars().any(char::is_control)
+}
+
+/// When a refreshable compat access token made now expires.
+pub fn refreshable_expiry(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    now + ttl
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{SeedableRng, rngs::StdRng};
+
+    use super::*;
+
+    #[test]
+    fn device_ids() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let id = generate_device_id(&mut rng);
+        assert_eq!(id.len(), 10);
+        assert!(is_valid_device_id(&id));
+        assert!(!is_valid_device_id(""));
+        assert!(!is_valid_device_id("bad\ndevice"));
+        assert!(!is_valid_device_id(&"x".repeat(256)));
+    }
+
+    #[test]
+    fn token_expiry() {
+        let now = DateTime::from_timestamp(1_000_000, 0).unwrap_or_default();
+        let token = CompatAccessToken {
+            id: Ulid::nil(),
+            session_id: Ulid::nil(),
+            created_at: now,
+            expires_at: Some(refreshable_expiry(now, Duration::seconds(300))),
+        };
+        assert!(token.is_valid(now + Duration::seconds(299)));
+        assert!(!token.is_valid(now + Duration::seconds(300)));
+        let forever = CompatAccessToken {
+            expires_at: None,
+            ..token
+        };
+        assert!(forever.is_valid(now + Duration::days(10_000)));
+    }
+}

@@ -1,0 +1,313 @@
+//! Compatibility-layer sessions and their tokens (`compat_sessions`, `compat_access_tokens`,
+//! `compat_refresh_tokens`). Tokens are stored as SHA-256 digests only: a leaked database does
+//! not leak working tokens.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, any::AnyRow};
+use ulid::Ulid;
+
+use super::{
+    Conn, StoreError,
+    codec::{flag, get_flag, get_opt_time, get_time, get_ulid, ms, opt_ms},
+};
+use crate::domain::{
+    compat::{CompatAccessToken, CompatRefreshToken, CompatSession},
+    users::User,
+};
+
+/// SHA-256 of a token string: the only form in which tokens are stored.
+pub fn token_digest(token: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+pub struct CompatRepo<'c> {
+    conn: Conn<'c>,
+}
+
+const SESSION_COLUMNS: &str = "s.compat_session_id, s.user_id, s.device_id, s.human_name, s.created_at, s.finished_at, s.is_synapse_admin, s.last_active_at, s.last_active_ip, s.user_agent";
+
+fn session_from_row(row: &AnyRow) -> Result<CompatSession, StoreError> {
+    Ok(CompatSession {
+        id: get_ulid(row, "compat_session_id")?,
+        user_id: get_ulid(row, "user_id")?,
+        device_id: row.try_get("device_id")?,
+        human_name: row.try_get("human_name")?,
+        created_at: get_time(row, "created_at")?,
+        finished_at: get_opt_time(row, "finished_at")?,
+        is_synapse_admin: get_flag(row, "is_synapse_admin")?,
+        last_active_at: get_opt_time(row, "last_active_at")?,
+        last_active_ip: row.try_get("last_active_ip")?,
+        user_agent: row.try_get("user_agent")?,
+    })
+}
+
+/// What a presented access token resolves to.
+#[derive(Debug, Clone)]
+pub struct CompatTokenLookup {
+    pub token: CompatAccessToken,
+    pub session: CompatSession,
+    pub user: User,
+}
+
+impl<'c> CompatRepo<'c> {
+    pub(crate) fn new(conn: Conn<'c>) -> Self {
+        Self { conn }
+    }
+
+    pub async fn add_session(&mut self, session: &CompatSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO compat_sessions (compat_session_id, user_id, device_id, human_name, created_at, finished_at,
+                                          is_synapse_admin, last_active_at, last_active_ip, user_agent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(session.id.to_string())
+        .bind(session.user_id.to_string())
+        .bind(session.device_id.as_deref())
+        .bind(session.human_name.as_deref())
+        .bind(ms(session.created_at))
+        .bind(opt_ms(session.finished_at))
+        .bind(flag(session.is_synapse_admin))
+        .bind(opt_ms(session.last_active_at))
+        .bind(session.last_active_ip.as_deref())
+        .bind(session.user_agent.as_deref())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Store an access token under the digest of `token` (the string itself is not kept).
+    pub async fn add_access_token(
+        &mut self,
+        token: &CompatAccessToken,
+        token_string: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO compat_access_tokens (compat_access_token_id, compat_session_id, access_token_sha256, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(token.id.to_string())
+        .bind(token.session_id.to_string())
+        .bind(token_digest(token_string))
+        .bind(ms(token.created_at))
+        .bind(opt_ms(token.expires_at))
+        .execute(&mut *self.conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("access token"));
+        }
+        Ok(())
+    }
+
+    pub async fn add_refresh_token(
+        &mut self,
+        token: &CompatRefreshToken,
+        token_string: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO compat_refresh_tokens (compat_refresh_token_id, compat_session_id, compat_access_token_id,
+                                                refresh_token_sha256, created_at, consumed_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(token.id.to_string())
+        .bind(token.session_id.to_string())
+        .bind(token.access_token_id.to_string())
+        .bind(token_digest(token_string))
+        .bind(ms(token.created_at))
+        .bind(opt_ms(token.consumed_at))
+        .execute(&mut *self.conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("refresh token"));
+        }
+        Ok(())
+    }
+
+    /// Resolve an access token string to its token, session and user, whatever their state;
+    /// callers decide what counts as active.
+    pub async fn find_access_token(
+        &mut self,
+        token_string: &str,
+    ) -> Result<Option<CompatTokenLookup>, StoreError> {
+        let sql = format!(
+            "SELECT t.compat_access_token_id, t.created_at AS token_created_at, t.expires_at,
+                    {SESSION_COLUMNS},
+                    u.username, u.created_at AS user_created_at, u.locked_at, u.deactivated_at,
+                    u.can_request_admin, u.is_guest
+             FROM compat_access_tokens t
+             JOIN compat_sessions s ON s.compat_session_id = t.compat_session_id
+             JOIN users u ON u.user_id = s.user_id
+             WHERE t.access_token_sha256 = $1"
+        );
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_digest(token_string))
+            .fetch_optional(&mut *self.conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let session = session_from_row(&row)?;
+        let token = CompatAccessToken {
+            id: get_ulid(&row, "compat_access_token_id")?,
+            session_id: session.id,
+            created_at: get_time(&row, "token_created_at")?,
+            expires_at: get_opt_time(&row, "expires_at")?,
+        };
+        let user = User {
+            id: session.user_id,
+            username: row.try_get("username")?,
+            created_at: get_time(&row, "user_created_at")?,
+            locked_at: get_opt_time(&row, "locked_at")?,
+            deactivated_at: get_opt_time(&row, "deactivated_at")?,
+            can_request_admin: get_flag(&row, "can_request_admin")?,
+            is_guest: get_flag(&row, "is_guest")?,
+        };
+        Ok(Some(CompatTokenLookup {
+            token,
+            session,
+            user,
+        }))
+    }
+
+    /// Resolve a refresh token string.
+    pub async fn find_refresh_token(
+        &mut self,
+        token_string: &str,
+    ) -> Result<Option<CompatRefreshToken>, StoreError> {
+        let row = sqlx::query(
+            "SELECT compat_refresh_token_id, compat_session_id, compat_access_token_id, created_at, consumed_at
+             FROM compat_refresh_tokens WHERE refresh_token_sha256 = $1",
+        )
+        .bind(token_digest(token_string))
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        row.map(|row| {
+            Ok(CompatRefreshToken {
+                id: get_ulid(&row, "compat_refresh_token_id")?,
+                session_id: get_ulid(&row, "compat_session_id")?,
+                access_token_id: get_ulid(&row, "compat_access_token_id")?,
+                created_at: get_time(&row, "created_at")?,
+                consumed_at: get_opt_time(&row, "consumed_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Mark a refresh token used. Returns false when it was already consumed (a replay), so
+    /// that two concurrent refreshes cannot both succeed.
+    pub async fn consume_refresh_token(
+        &mut self,
+        id: Ulid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE compat_refresh_tokens SET consumed_at = $1
+             WHERE compat_refresh_token_id = $2 AND consumed_at IS NULL",
+        )
+        .bind(ms(now))
+        .bind(id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Make an access token expire now (after its refresh, the old token stops working).
+    pub async fn expire_access_token(
+        &mut self,
+        id: Ulid,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE compat_access_tokens SET expires_at = $1
+             WHERE compat_access_token_id = $2 AND (expires_at IS NULL OR expires_at > $1)",
+        )
+        .bind(ms(now))
+        .bind(id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn find_session(&mut self, id: Ulid) -> Result<Option<CompatSession>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM compat_sessions s WHERE s.compat_session_id = $1"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .as_ref()
+            .map(session_from_row)
+            .transpose()
+    }
+
+    /// The user's sessions that are not finished, oldest first.
+    pub async fn active_sessions(
+        &mut self,
+        user_id: Ulid,
+    ) -> Result<Vec<CompatSession>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM compat_sessions s
+             WHERE s.user_id = $1 AND s.finished_at IS NULL ORDER BY s.compat_session_id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id.to_string())
+            .fetch_all(&mut *self.conn)
+            .await?
+            .iter()
+            .map(session_from_row)
+            .collect()
+    }
+
+    pub async fn finish_session(
+        &mut self,
+        session: &mut CompatSession,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if session.finished_at.is_some() {
+            return Ok(());
+        }
+        sqlx::query("UPDATE compat_sessions SET finished_at = $1 WHERE compat_session_id = $2 AND finished_at IS NULL")
+            .bind(ms(now))
+            .bind(session.id.to_string())
+            .execute(&mut *self.conn)
+            .await?;
+        session.finished_at = Some(now);
+        Ok(())
+    }
+
+    /// Finish every active session of a user; returns how many were finished.
+    pub async fn finish_all_sessions(
+        &mut self,
+        user_id: Ulid,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE compat_sessions SET finished_at = $1 WHERE user_id = $2 AND finished_at IS NULL")
+            .bind(ms(now))
+            .bind(user_id.to_string())
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Record activity (from a token use) on a session.
+    pub async fn record_activity(
+        &mut self,
+        session_id: Ulid,
+        at: DateTime<Utc>,
+        ip: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE compat_sessions SET last_active_at = $1, last_active_ip = COALESCE($2, last_active_ip)
+             WHERE compat_session_id = $3",
+        )
+        .bind(ms(at))
+        .bind(ip)
+        .bind(session_id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+}

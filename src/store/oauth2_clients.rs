@@ -1,0 +1,160 @@
+//! The `oauth2_clients` table. For now it holds the static clients of the `clients` config
+//! section (`config sync`); dynamic registration adds rows later.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, any::AnyRow};
+use ulid::Ulid;
+
+use super::{
+    Conn, StoreError,
+    codec::{flag, get_flag, get_time, get_ulid, ms},
+};
+
+/// An OAuth 2.0 client as stored. The secret is kept encrypted with `secrets.encryption`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuth2Client {
+    pub id: Ulid,
+    pub is_static: bool,
+    pub encrypted_client_secret: Option<String>,
+    pub token_endpoint_auth_method: Option<String>,
+    /// JSON text of the client's JWKS, if given inline.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub grant_type_authorization_code: bool,
+    pub grant_type_refresh_token: bool,
+    pub grant_type_client_credentials: bool,
+    pub grant_type_device_code: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for OAuth2Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuth2Client")
+            .field("id", &self.id)
+            .field("is_static", &self.is_static)
+            .field("has_secret", &self.encrypted_client_secret.is_some())
+            .field(
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            )
+            .field("redirect_uris", &self.redirect_uris)
+            .field("client_name", &self.client_name)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct OAuth2ClientRepo<'c> {
+    conn: Conn<'c>,
+}
+
+const COLUMNS: &str = "oauth2_client_id, is_static, encrypted_client_secret, token_endpoint_auth_method, jwks, jwks_uri,
+    redirect_uris, client_name, client_uri, grant_type_authorization_code, grant_type_refresh_token,
+    grant_type_client_credentials, grant_type_device_code, created_at";
+
+fn client_from_row(row: &AnyRow) -> Result<OAuth2Client, StoreError> {
+    let redirect_uris: String = row.try_get("redirect_uris")?;
+    Ok(OAuth2Client {
+        id: get_ulid(row, "oauth2_client_id")?,
+        is_static: get_flag(row, "is_static")?,
+        encrypted_client_secret: row.try_get("encrypted_client_secret")?,
+        token_endpoint_auth_method: row.try_get("token_endpoint_auth_method")?,
+        jwks: row.try_get("jwks")?,
+        jwks_uri: row.try_get("jwks_uri")?,
+        redirect_uris: serde_json::from_str(&redirect_uris).map_err(|e| StoreError::Corrupt {
+            column: "redirect_uris",
+            detail: e.to_string(),
+        })?,
+        client_name: row.try_get("client_name")?,
+        client_uri: row.try_get("client_uri")?,
+        grant_type_authorization_code: get_flag(row, "grant_type_authorization_code")?,
+        grant_type_refresh_token: get_flag(row, "grant_type_refresh_token")?,
+        grant_type_client_credentials: get_flag(row, "grant_type_client_credentials")?,
+        grant_type_device_code: get_flag(row, "grant_type_device_code")?,
+        created_at: get_time(row, "created_at")?,
+    })
+}
+
+impl<'c> OAuth2ClientRepo<'c> {
+    pub(crate) fn new(conn: Conn<'c>) -> Self {
+        Self { conn }
+    }
+
+    /// Insert the client, or replace every field of an existing one with the same id.
+    pub async fn upsert(&mut self, client: &OAuth2Client) -> Result<(), StoreError> {
+        let redirect_uris =
+            serde_json::to_string(&client.redirect_uris).map_err(|e| StoreError::Corrupt {
+                column: "redirect_uris",
+                detail: e.to_string(),
+            })?;
+        sqlx::query(
+            "INSERT INTO oauth2_clients (oauth2_client_id, is_static, encrypted_client_secret, token_endpoint_auth_method,
+                 jwks, jwks_uri, redirect_uris, client_name, client_uri, grant_type_authorization_code,
+                 grant_type_refresh_token, grant_type_client_credentials, grant_type_device_code, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (oauth2_client_id) DO UPDATE SET
+                 is_static = excluded.is_static,
+                 encrypted_client_secret = excluded.encrypted_client_secret,
+                 token_endpoint_auth_method = excluded.token_endpoint_auth_method,
+                 jwks = excluded.jwks,
+                 jwks_uri = excluded.jwks_uri,
+                 redirect_uris = excluded.redirect_uris,
+                 client_name = excluded.client_name,
+                 client_uri = excluded.client_uri,
+                 grant_type_authorization_code = excluded.grant_type_authorization_code,
+                 grant_type_refresh_token = excluded.grant_type_refresh_token,
+                 grant_type_client_credentials = excluded.grant_type_client_credentials,
+                 grant_type_device_code = excluded.grant_type_device_code",
+        )
+        .bind(client.id.to_string())
+        .bind(flag(client.is_static))
+        .bind(client.encrypted_client_secret.as_deref())
+        .bind(client.token_endpoint_auth_method.as_deref())
+        .bind(client.jwks.as_deref())
+        .bind(client.jwks_uri.as_deref())
+        .bind(redirect_uris)
+        .bind(client.client_name.as_deref())
+        .bind(client.client_uri.as_deref())
+        .bind(flag(client.grant_type_authorization_code))
+        .bind(flag(client.grant_type_refresh_token))
+        .bind(flag(client.grant_type_client_credentials))
+        .bind(flag(client.grant_type_device_code))
+        .bind(ms(client.created_at))
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn find(&mut self, id: Ulid) -> Result<Option<OAuth2Client>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM oauth2_clients WHERE oauth2_client_id = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .as_ref()
+            .map(client_from_row)
+            .transpose()
+    }
+
+    pub async fn list_static(&mut self) -> Result<Vec<OAuth2Client>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM oauth2_clients WHERE is_static = 1 ORDER BY oauth2_client_id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut *self.conn)
+            .await?
+            .iter()
+            .map(client_from_row)
+            .collect()
+    }
+
+    pub async fn delete(&mut self, id: Ulid) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM oauth2_clients WHERE oauth2_client_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,109 @@
+//! The `user_registration_tokens` table. These are shared codes an admin hands out and lists
+//! back (the admin API shows them), so they are kept readable, unlike session tokens.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, any::AnyRow};
+
+use super::{
+    Conn, StoreError,
+    codec::{get_opt_time, get_time, get_ulid, ms, opt_ms},
+};
+use crate::domain::registration_tokens::RegistrationToken;
+
+pub struct RegistrationTokenRepo<'c> {
+    conn: Conn<'c>,
+}
+
+fn count(row: &AnyRow, column: &'static str) -> Result<Option<u32>, StoreError> {
+    let value: Option<i64> = row.try_get(column)?;
+    value
+        .map(|v| {
+            u32::try_from(v).map_err(|_| StoreError::Corrupt {
+                column,
+                detail: format!("{v} is not a count"),
+            })
+        })
+        .transpose()
+}
+
+fn token_from_row(row: &AnyRow) -> Result<RegistrationToken, StoreError> {
+    Ok(RegistrationToken {
+        id: get_ulid(row, "user_registration_token_id")?,
+        token: row.try_get("token")?,
+        usage_limit: count(row, "usage_limit")?,
+        times_used: count(row, "times_used")?.unwrap_or(0),
+        created_at: get_time(row, "created_at")?,
+        last_used_at: get_opt_time(row, "last_used_at")?,
+        expires_at: get_opt_time(row, "expires_at")?,
+        revoked_at: get_opt_time(row, "revoked_at")?,
+    })
+}
+
+impl<'c> RegistrationTokenRepo<'c> {
+    pub(crate) fn new(conn: Conn<'c>) -> Self {
+        Self { conn }
+    }
+
+    pub async fn add(&mut self, token: &RegistrationToken) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO user_registration_tokens (user_registration_token_id, token, usage_limit, times_used,
+                                                   created_at, last_used_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(token.id.to_string())
+        .bind(&token.token)
+        .bind(token.usage_limit.map(i64::from))
+        .bind(i64::from(token.times_used))
+        .bind(ms(token.created_at))
+        .bind(opt_ms(token.last_used_at))
+        .bind(opt_ms(token.expires_at))
+        .bind(opt_ms(token.revoked_at))
+        .execute(&mut *self.conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("registration token"));
+        }
+        Ok(())
+    }
+
+    pub async fn find_by_token(
+        &mut self,
+        token: &str,
+    ) -> Result<Option<RegistrationToken>, StoreError> {
+        sqlx::query(
+            "SELECT user_registration_token_id, token, usage_limit, times_used, created_at, last_used_at, expires_at, revoked_at
+             FROM user_registration_tokens WHERE token = $1",
+        )
+        .bind(token)
+        .fetch_optional(&mut *self.conn)
+        .await?
+        .as_ref()
+        .map(token_from_row)
+        .transpose()
+    }
+
+    /// Count one use, only if the token is still valid at `now`; false when it was not.
+    pub async fn use_token(
+        &mut self,
+        token: &mut RegistrationToken,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE user_registration_tokens SET times_used = times_used + 1, last_used_at = $1
+             WHERE user_registration_token_id = $2 AND revoked_at IS NULL
+               AND (expires_at IS NULL OR expires_at > $1)
+               AND (usage_limit IS NULL OR times_used < usage_limit)",
+        )
+        .bind(ms(now))
+        .bind(token.id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        let used = done.rows_affected() == 1;
+        if used {
+            token.times_used += 1;
+            token.last_used_at = Some(now);
+        }
+        Ok(used)
+    }
+}

@@ -1,0 +1,169 @@
+//! The `users` table.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, any::AnyRow};
+use ulid::Ulid;
+
+use super::{
+    Conn, StoreError,
+    codec::{flag, get_flag, get_opt_time, get_time, get_ulid, ms, opt_ms},
+};
+use crate::domain::users::User;
+
+pub struct UserRepo<'c> {
+    conn: Conn<'c>,
+}
+
+const COLUMNS: &str =
+    "user_id, username, created_at, locked_at, deactivated_at, can_request_admin, is_guest";
+
+fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: get_ulid(row, "user_id")?,
+        username: row.try_get("username")?,
+        created_at: get_time(row, "created_at")?,
+        locked_at: get_opt_time(row, "locked_at")?,
+        deactivated_at: get_opt_time(row, "deactivated_at")?,
+        can_request_admin: get_flag(row, "can_request_admin")?,
+        is_guest: get_flag(row, "is_guest")?,
+    })
+}
+
+impl<'c> UserRepo<'c> {
+    pub(crate) fn new(conn: Conn<'c>) -> Self {
+        Self { conn }
+    }
+
+    /// Store a new user. A taken username is [`StoreError::Conflict`].
+    pub async fn add(&mut self, user: &User) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO users (user_id, username, created_at, locked_at, deactivated_at, can_request_admin, is_guest)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.username)
+        .bind(ms(user.created_at))
+        .bind(opt_ms(user.locked_at))
+        .bind(opt_ms(user.deactivated_at))
+        .bind(flag(user.can_request_admin))
+        .bind(flag(user.is_guest))
+        .execute(&mut *self.conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("username"));
+        }
+        Ok(())
+    }
+
+    pub async fn find_by_id(&mut self, id: Ulid) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE user_id = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    pub async fn find_by_username(&mut self, username: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE username = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(username)
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    /// Users allowed to request admin scopes, by username.
+    pub async fn list_admins(&mut self) -> Result<Vec<User>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM users WHERE can_request_admin = 1 ORDER BY username");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut *self.conn)
+            .await?
+            .iter()
+            .map(user_from_row)
+            .collect()
+    }
+
+    /// Every user id, oldest first (for jobs that touch everyone, e.g. provision-all-users).
+    pub async fn all_ids(&mut self) -> Result<Vec<Ulid>, StoreError> {
+        sqlx::query("SELECT user_id FROM users ORDER BY user_id")
+            .fetch_all(&mut *self.conn)
+            .await?
+            .iter()
+            .map(|row| get_ulid(row, "user_id"))
+            .collect()
+    }
+
+    pub async fn count(&mut self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM users")
+            .fetch_one(&mut *self.conn)
+            .await?;
+        Ok(count.max(0) as u64)
+    }
+
+    pub async fn set_can_request_admin(
+        &mut self,
+        user: &mut User,
+        admin: bool,
+    ) -> Result<(), StoreError> {
+        self.update_flags(user.id, "can_request_admin", Some(flag(admin)))
+            .await?;
+        user.can_request_admin = admin;
+        Ok(())
+    }
+
+    /// Lock the user. Locking a locked user keeps the first lock time.
+    pub async fn lock(&mut self, user: &mut User, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let at = user.locked_at.unwrap_or(now);
+        self.update_flags(user.id, "locked_at", Some(ms(at)))
+            .await?;
+        user.locked_at = Some(at);
+        Ok(())
+    }
+
+    pub async fn unlock(&mut self, user: &mut User) -> Result<(), StoreError> {
+        self.update_flags(user.id, "locked_at", None).await?;
+        user.locked_at = None;
+        Ok(())
+    }
+
+    pub async fn deactivate(
+        &mut self,
+        user: &mut User,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let at = user.deactivated_at.unwrap_or(now);
+        self.update_flags(user.id, "deactivated_at", Some(ms(at)))
+            .await?;
+        user.deactivated_at = Some(at);
+        Ok(())
+    }
+
+    pub async fn reactivate(&mut self, user: &mut User) -> Result<(), StoreError> {
+        self.update_flags(user.id, "deactivated_at", None).await?;
+        user.deactivated_at = None;
+        Ok(())
+    }
+
+    async fn update_flags(
+        &mut self,
+        id: Ulid,
+        column: &'static str,
+        value: Option<i64>,
+    ) -> Result<(), StoreError> {
+        // `column` is one of a fixed set of names chosen by the callers above, never input.
+        let sql = format!("UPDATE users SET {column} = $1 WHERE user_id = $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .bind(id.to_string())
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
+    }
+}

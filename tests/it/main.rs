@@ -1,0 +1,7 @@
+//! Integration tests: one binary (so the large dependency tree is linked once), one module per
+//! area. Every storage test runs on SQLite and on PostgreSQL; see `common`.
+
+mod common;
+mod store_compat;
+mod store_jobs;
+mod store_users;

@@ -1,0 +1,163 @@
+//! Compat sessions and their hashed tokens in the store.
+
+use chrono::Duration;
+use gatehouse::{
+    domain::{
+        Clock, MockClock,
+        compat::{CompatAccessToken, CompatRefreshToken, CompatSession},
+        ids::new_id,
+        tokens::TokenType,
+        users::User,
+    },
+    store::compat::token_digest,
+};
+use rand::SeedableRng;
+use sqlx::Row;
+
+use crate::{common::TestDb, on_both_backends};
+
+async fn tokens_resolve_by_digest_and_are_not_stored_in_clear(db: TestDb) {
+    let store = db.store().await;
+    let clock = MockClock::default();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let user = User {
+        id: new_id(&clock),
+        username: "frank".into(),
+        created_at: clock.now(),
+        locked_at: None,
+        deactivated_at: None,
+        can_request_admin: true,
+        is_guest: false,
+    };
+    let mut session = CompatSession {
+        id: new_id(&clock),
+        user_id: user.id,
+        device_id: Some("ABCDEFGHIJ".into()),
+        human_name: Some("Frank's phone".into()),
+        created_at: clock.now(),
+        finished_at: None,
+        is_synapse_admin: true,
+        last_active_at: None,
+        last_active_ip: None,
+        user_agent: Some("test".into()),
+    };
+    let access_string = TokenType::CompatAccessToken.generate(&mut rng);
+    let refresh_string = TokenType::CompatRefreshToken.generate(&mut rng);
+    let access = CompatAccessToken {
+        id: new_id(&clock),
+        session_id: session.id,
+        created_at: clock.now(),
+        expires_at: Some(clock.now() + Duration::minutes(5)),
+    };
+    let refresh = CompatRefreshToken {
+        id: new_id(&clock),
+        session_id: session.id,
+        access_token_id: access.id,
+        created_at: clock.now(),
+        consumed_at: None,
+    };
+
+    let mut repo = store.repo().await.unwrap();
+    repo.users().add(&user).await.unwrap();
+    repo.compat().add_session(&session).await.unwrap();
+    repo.compat()
+        .add_access_token(&access, &access_string)
+        .await
+        .unwrap();
+    repo.compat()
+        .add_refresh_token(&refresh, &refresh_string)
+        .await
+        .unwrap();
+    repo.save().await.unwrap();
+
+    // Only digests are stored.
+    let rows = sqlx::query("SELECT access_token_sha256 FROM compat_access_tokens")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let stored: Vec<u8> = rows[0].try_get("access_token_sha256").unwrap();
+    assert_eq!(stored, token_digest(&access_string));
+    assert_ne!(stored, access_string.as_bytes());
+
+    let mut repo = store.repo().await.unwrap();
+    let found = repo
+        .compat()
+        .find_access_token(&access_string)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.token, access);
+    assert_eq!(found.session, session);
+    assert_eq!(found.user, user);
+    assert!(
+        repo.compat()
+            .find_access_token("mct_unknown")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Refresh: consumed once, never twice.
+    let found = repo
+        .compat()
+        .find_refresh_token(&refresh_string)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, refresh);
+    assert!(
+        repo.compat()
+            .consume_refresh_token(refresh.id, clock.now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !repo
+            .compat()
+            .consume_refresh_token(refresh.id, clock.now())
+            .await
+            .unwrap()
+    );
+    repo.compat()
+        .expire_access_token(access.id, clock.now())
+        .await
+        .unwrap();
+    let expired = repo
+        .compat()
+        .find_access_token(&access_string)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!expired.token.is_valid(clock.now()));
+
+    // Activity and finishing.
+    clock.advance(Duration::seconds(10));
+    repo.compat()
+        .record_activity(session.id, clock.now(), Some("127.0.0.1"))
+        .await
+        .unwrap();
+    let active = repo.compat().active_sessions(user.id).await.unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].last_active_ip.as_deref(), Some("127.0.0.1"));
+    repo.compat()
+        .finish_session(&mut session, clock.now())
+        .await
+        .unwrap();
+    assert!(
+        repo.compat()
+            .active_sessions(user.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        repo.compat()
+            .finish_all_sessions(user.id, clock.now())
+            .await
+            .unwrap(),
+        0
+    );
+    repo.save().await.unwrap();
+}
+
+on_both_backends!(tokens_resolve_by_digest_and_are_not_stored_in_clear);
