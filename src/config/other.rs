@@ -1,0 +1,285 @@
+//! The smaller sections: `rate_limiting`, `branding`, `captcha`, `oauth` and `experimental`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::ConfigError;
+use super::util::Redacted;
+
+/// One token-bucket limiter: up to `burst` requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateLimiterConfig {
+    pub burst: u32,
+    pub per_second: f64,
+}
+
+impl RateLimiterConfig {
+    const fn new(burst: u32, per_second: f64) -> Self {
+        Self { burst, per_second }
+    }
+
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        if self.burst == 0 {
+            return Err(ConfigError::invalid(
+                format!("{path}.burst"),
+                "must be at least 1",
+            ));
+        }
+        if !(self.per_second.is_finite() && self.per_second > 0.0) {
+            return Err(ConfigError::invalid(
+                format!("{path}.per_second"),
+                "must be a positive number",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `rate_limiting`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimitingConfig {
+    pub account_recovery: AccountRecoveryRateLimit,
+    pub login: LoginRateLimit,
+    pub registration: RateLimiterConfig,
+    pub email_authentication: EmailAuthenticationRateLimit,
+}
+
+impl Default for RateLimitingConfig {
+    fn default() -> Self {
+        Self {
+            account_recovery: AccountRecoveryRateLimit::default(),
+            login: LoginRateLimit::default(),
+            registration: RateLimiterConfig::new(3, 0.0008),
+            email_authentication: EmailAuthenticationRateLimit::default(),
+        }
+    }
+}
+
+/// `rate_limiting.account_recovery`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountRecoveryRateLimit {
+    pub per_ip: RateLimiterConfig,
+    pub per_address: RateLimiterConfig,
+}
+
+impl Default for AccountRecoveryRateLimit {
+    fn default() -> Self {
+        Self {
+            per_ip: RateLimiterConfig::new(3, 0.0008),
+            per_address: RateLimiterConfig::new(3, 0.0002),
+        }
+    }
+}
+
+/// `rate_limiting.login`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoginRateLimit {
+    pub per_ip: RateLimiterConfig,
+    pub per_account: RateLimiterConfig,
+}
+
+impl Default for LoginRateLimit {
+    fn default() -> Self {
+        Self {
+            per_ip: RateLimiterConfig::new(3, 0.05),
+            per_account: RateLimiterConfig::new(1800, 0.5),
+        }
+    }
+}
+
+/// `rate_limiting.email_authentication`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmailAuthenticationRateLimit {
+    pub per_ip: RateLimiterConfig,
+    pub per_address: RateLimiterConfig,
+    pub emails_per_session: RateLimiterConfig,
+    pub attempt_per_session: RateLimiterConfig,
+}
+
+impl Default for EmailAuthenticationRateLimit {
+    fn default() -> Self {
+        Self {
+            per_ip: RateLimiterConfig::new(5, 0.016666),
+            per_address: RateLimiterConfig::new(3, 0.000277),
+            emails_per_session: RateLimiterConfig::new(2, 0.003333),
+            attempt_per_session: RateLimiterConfig::new(10, 0.016666),
+        }
+    }
+}
+
+impl RateLimitingConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let limiters = [
+            (
+                "rate_limiting.account_recovery.per_ip",
+                &self.account_recovery.per_ip,
+            ),
+            (
+                "rate_limiting.account_recovery.per_address",
+                &self.account_recovery.per_address,
+            ),
+            ("rate_limiting.login.per_ip", &self.login.per_ip),
+            ("rate_limiting.login.per_account", &self.login.per_account),
+            ("rate_limiting.registration", &self.registration),
+            (
+                "rate_limiting.email_authentication.per_ip",
+                &self.email_authentication.per_ip,
+            ),
+            (
+                "rate_limiting.email_authentication.per_address",
+                &self.email_authentication.per_address,
+            ),
+            (
+                "rate_limiting.email_authentication.emails_per_session",
+                &self.email_authentication.emails_per_session,
+            ),
+            (
+                "rate_limiting.email_authentication.attempt_per_session",
+                &self.email_authentication.attempt_per_session,
+            ),
+        ];
+        for (path, limiter) in limiters {
+            limiter.validate(path)?;
+        }
+        Ok(())
+    }
+}
+
+/// `branding`: names and links shown to users and published in discovery.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BrandingConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// Also published as `op_policy_uri`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<Url>,
+    /// Also published as `op_tos_uri`; users must accept it when registering.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<Url>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imprint: Option<String>,
+}
+
+/// `captcha.service`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptchaService {
+    RecaptchaV2,
+    CloudflareTurnstile,
+    Hcaptcha,
+}
+
+/// `captcha`.
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CaptchaConfig {
+    /// `None` (the default, or `null`): no captcha.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<CaptchaService>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+}
+
+impl CaptchaConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.service.is_some() {
+            if self.site_key.is_none() {
+                return Err(ConfigError::invalid(
+                    "captcha.site_key",
+                    "required when `captcha.service` is set",
+                ));
+            }
+            if self.secret_key.is_none() {
+                return Err(ConfigError::invalid(
+                    "captcha.secret_key",
+                    "required when `captcha.service` is set",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for CaptchaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaptchaConfig")
+            .field("service", &self.service)
+            .field("site_key", &self.site_key)
+            .field("secret_key", &Redacted(&self.secret_key))
+            .finish()
+    }
+}
+
+/// `oauth`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OAuthConfig {
+    pub device_code_grant_enabled: bool,
+    /// Publish `verification_uri_complete` so the user code is filled in automatically.
+    pub device_code_user_code_auto_fill_enabled: bool,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            device_code_grant_enabled: true,
+            device_code_user_code_auto_fill_enabled: false,
+        }
+    }
+}
+
+/// `experimental`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExperimentalConfig {
+    /// Lifetime of OAuth 2.0 access tokens, in seconds.
+    pub access_token_ttl: u64,
+    /// Lifetime of expiring compatibility access tokens, in seconds.
+    pub compat_token_ttl: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inactive_session_expiration: Option<InactiveSessionExpirationConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_management_iframe_uri: Option<String>,
+    /// Not typed yet: `soft_limit`, `hard_limit`, `max_session_threshold`,
+    /// `dangerous_hard_limit_eviction`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_limit: Option<serde_yaml_ng::Value>,
+}
+
+impl Default for ExperimentalConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: 300,
+            compat_token_ttl: 300,
+            inactive_session_expiration: None,
+            plan_management_iframe_uri: None,
+            session_limit: None,
+        }
+    }
+}
+
+/// `experimental.inactive_session_expiration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InactiveSessionExpirationConfig {
+    /// Seconds of inactivity after which a session ends.
+    pub ttl: u64,
+    #[serde(default = "default_true")]
+    pub expire_compat_sessions: bool,
+    #[serde(default = "default_true")]
+    pub expire_oauth_sessions: bool,
+    #[serde(default = "default_true")]
+    pub expire_user_sessions: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
