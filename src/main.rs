@@ -1,1 +1,5 @@
-fn main() {}
+//! The `gatehouse` command. Everything happens in `gatehouse::cli`.
+
+fn main() -> std::process::ExitCode {
+    gatehouse::cli::main()
+}

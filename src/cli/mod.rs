@@ -1,1 +1,132 @@
-//! Command-line verbs, one file per verb group.
+//! The command line: global flags, config discovery, logging, and dispatch to one module per
+//! verb group. Commands print results on stdout, messages on stderr, and exit non-zero with a
+//! one-line `error: …` when something is wrong.
+
+mod config;
+mod database;
+mod embedded;
+mod manage;
+mod server;
+mod setup;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Gatehouse: a Matrix authentication service (OAuth 2.0 / OpenID Connect provider for Synapse).
+///
+/// Reads the same `config.yaml` as the Matrix Authentication Service. With no configuration at
+/// all, `gatehouse server` runs on an embedded default: a data directory holding a generated
+/// configuration and a SQLite database.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file; repeat to merge several in order (later files win). Defaults to
+    /// $GATEHOUSE_CONFIG or $MAS_CONFIG (`:`-separated lists), then ./config.yaml, then the
+    /// embedded default's <data-dir>/config.yaml.
+    #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
+    config: Vec<PathBuf>,
+
+    /// Directory of the embedded default (generated config + SQLite database).
+    #[arg(
+        long,
+        global = true,
+        env = "GATEHOUSE_DATA_DIR",
+        default_value = "gatehouse-data",
+        value_name = "DIR"
+    )]
+    data_dir: PathBuf,
+
+    /// Log output format (level from RUST_LOG, default `info`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate, check, print or sync the configuration.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Manage the database schema.
+    #[command(subcommand)]
+    Database(database::DatabaseCommand),
+    /// Run the HTTP server (the default when no command is given).
+    Server(server::ServerArgs),
+    /// Administrative actions on users, sessions and tokens.
+    #[command(subcommand)]
+    Manage(manage::ManageCommand),
+}
+
+/// Parse the command line, run the command, and turn its outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    crate::crypto::install_tls_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, leaving out causes whose text the message already
+/// includes (many errors embed their source in their own message).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let sources = setup::ConfigSources {
+        explicit: cli.config.clone(),
+        data_dir: cli.data_dir.clone(),
+    };
+    match cli.command {
+        None => server::run(&sources, server::ServerArgs::default()).await,
+        Some(Command::Server(args)) => server::run(&sources, args).await,
+        Some(Command::Config(command)) => config::run(&sources, command).await,
+        Some(Command::Database(command)) => database::run(&sources, command).await,
+        Some(Command::Manage(command)) => manage::run(&sources, command).await,
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -9,8 +9,13 @@ use ulid::Ulid;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Job {
-    /// Create or update the user in the homeserver (emails, display name, lock state).
-    ProvisionUser { user_id: Ulid },
+    /// Create or update the user in the homeserver (emails, lock state, and the display name
+    /// when one was given, e.g. at registration).
+    ProvisionUser {
+        user_id: Ulid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        set_displayname: Option<String>,
+    },
     /// Make the homeserver's device list equal the user's active sessions.
     SyncDevices { user_id: Ulid },
     /// Deactivate the user in the homeserver (with GDPR erasure when `hs_erase`).

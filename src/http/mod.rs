@@ -1,1 +1,303 @@
-//! The poem application: listeners, resources and one module per surface.
+//! The poem application. Each configured listener binds its sockets and serves the resources
+//! named in `http.listeners[].resources`; one module per surface.
+
+pub mod health;
+mod logging;
+
+use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
+
+use poem::{
+    EndpointExt, Route, Server,
+    listener::{Acceptor, AcceptorExt, BoxAcceptor, TcpAcceptor},
+};
+
+use crate::{
+    config::{BindConfig, FdKind, ListenerConfig, Resource, RootConfig},
+    crypto::passwords::PasswordHasher,
+    domain::Clock,
+    store::Store,
+};
+
+/// What every handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<RootConfig>,
+    pub clock: Arc<dyn Clock>,
+    pub passwords: PasswordHasher,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("http.listeners[{index}] ({name}): cannot bind {bind}: {source}")]
+    Bind {
+        index: usize,
+        name: String,
+        bind: String,
+        source: std::io::Error,
+    },
+    #[error("http.listeners[{index}] ({name}): {message}")]
+    Unsupported {
+        index: usize,
+        name: String,
+        message: &'static str,
+    },
+    #[error("listener {name} stopped: {source}")]
+    Serve {
+        name: String,
+        source: std::io::Error,
+    },
+}
+
+/// A listener whose sockets are bound: the addresses are known before serving starts.
+pub struct BoundListener {
+    pub name: String,
+    /// `http://host:port` (or `unix:path`) for each bound socket.
+    pub urls: Vec<String>,
+    pub resources: Vec<&'static str>,
+    config: ListenerConfig,
+    acceptor: BoxAcceptor,
+}
+
+/// Bind every socket of every configured listener. Binding everything first means a busy port
+/// is reported before anything starts serving.
+pub async fn bind_listeners(
+    listeners: &[ListenerConfig],
+) -> Result<Vec<BoundListener>, ServeError> {
+    let mut bound = Vec::with_capacity(listeners.len());
+    for (index, listener) in listeners.iter().enumerate() {
+        let unsupported = |message| ServeError::Unsupported {
+            index,
+            name: listener.name.clone(),
+            message,
+        };
+        if listener.tls.is_some() {
+            return Err(unsupported(
+                "TLS termination is not built in; terminate TLS in a reverse proxy",
+            ));
+        }
+        if listener.proxy_protocol {
+            return Err(unsupported("the PROXY protocol is not supported"));
+        }
+        let mut acceptor: Option<BoxAcceptor> = None;
+        let mut urls = Vec::new();
+        for bind in &listener.binds {
+            let (next, url) = bind_one(bind).await.map_err(|source| ServeError::Bind {
+                index,
+                name: listener.name.clone(),
+                bind: describe_bind(bind),
+                source,
+            })?;
+            urls.push(url);
+            acceptor = Some(match acceptor {
+                None => next,
+                Some(previous) => previous.combine(next).boxed(),
+            });
+        }
+        let Some(acceptor) = acceptor else {
+            return Err(unsupported("no binds"));
+        };
+        bound.push(BoundListener {
+            name: listener.name.clone(),
+            urls,
+            resources: listener.resources.iter().map(resource_name).collect(),
+            config: listener.clone(),
+            acceptor,
+        });
+    }
+    Ok(bound)
+}
+
+async fn bind_one(bind: &BindConfig) -> std::io::Result<(BoxAcceptor, String)> {
+    match bind {
+        BindConfig::Address { address } => bind_tcp(address).await,
+        BindConfig::Listen { host, port } => {
+            let host = host.as_deref().unwrap_or("[::]");
+            bind_tcp(&format!("{host}:{port}")).await
+        }
+        BindConfig::Unix { socket, mode } => bind_unix(socket, *mode),
+        BindConfig::FileDescriptor { fd, kind } => bind_fd(*fd, *kind),
+    }
+}
+
+async fn bind_tcp(address: &str) -> std::io::Result<(BoxAcceptor, String)> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let local = listener.local_addr()?;
+    Ok((
+        TcpAcceptor::from_tokio(listener)?.boxed(),
+        format!("http://{local}"),
+    ))
+}
+
+fn bind_unix(path: &PathBuf, mode: Option<u32>) -> std::io::Result<(BoxAcceptor, String)> {
+    use std::os::unix::fs::PermissionsExt;
+    // A socket file left by a previous run would make bind fail.
+    if path.exists() {
+        std::fs::remove_file(path)?;
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    listener.set_nonblocking(true)?;
+    if let Some(mode) = mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    let acceptor = poem::listener::UnixAcceptor::from_std(listener)?;
+    Ok((acceptor.boxed(), format!("unix:{}", path.display())))
+}
+
+fn bind_fd(fd: u32, kind: FdKind) -> std::io::Result<(BoxAcceptor, String)> {
+    use std::os::fd::{FromRawFd, RawFd};
+    let raw =
+        RawFd::try_from(fd).map_err(|_| std::io::Error::other("file descriptor out of range"))?;
+    // Only descriptors passed by the service manager (systemd socket activation, LISTEN_FDS
+    // start at 3) are meaningful; refuse stdin/stdout/stderr outright.
+    if raw < 3 {
+        return Err(std::io::Error::other(
+            "file descriptors 0-2 are not sockets we were given",
+        ));
+    }
+    match kind {
+        FdKind::Tcp => {
+            // SAFETY: the operator declared that this descriptor is an inherited listening TCP
+            // socket; we take sole ownership of it here, once, at start-up.
+            let listener = unsafe { std::net::TcpListener::from_raw_fd(raw) };
+            listener.set_nonblocking(true)?;
+            let local = listener.local_addr()?;
+            Ok((
+                TcpAcceptor::from_std(listener)?.boxed(),
+                format!("http://{local}"),
+            ))
+        }
+        FdKind::Unix => {
+            // SAFETY: as above, for an inherited listening UNIX socket.
+            let listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(raw) };
+            listener.set_nonblocking(true)?;
+            let acceptor = poem::listener::UnixAcceptor::from_std(listener)?;
+            Ok((acceptor.boxed(), format!("unix:fd{raw}")))
+        }
+    }
+}
+
+fn describe_bind(bind: &BindConfig) -> String {
+    match bind {
+        BindConfig::Address { address } => address.clone(),
+        BindConfig::Listen { host, port } => {
+            format!("{}:{port}", host.as_deref().unwrap_or("[::]"))
+        }
+        BindConfig::Unix { socket, .. } => format!("unix socket {}", socket.display()),
+        BindConfig::FileDescriptor { fd, .. } => format!("fd {fd}"),
+    }
+}
+
+pub fn resource_name(resource: &Resource) -> &'static str {
+    match resource {
+        Resource::Discovery => "discovery",
+        Resource::Human => "human",
+        Resource::OAuth => "oauth",
+        Resource::Compat => "compat",
+        Resource::GraphQL { .. } => "graphql",
+        Resource::Assets { .. } => "assets",
+        Resource::AdminApi => "adminapi",
+        Resource::Health => "health",
+        Resource::Prometheus => "prometheus",
+        Resource::ConnectionInfo => "connection-info",
+    }
+}
+
+/// The routes of one listener: its resources, under its prefix.
+pub fn listener_routes(
+    listener: &ListenerConfig,
+    state: &AppState,
+) -> poem::endpoint::BoxEndpoint<'static> {
+    let mut route = Route::new();
+    // The other surfaces are mounted by their own modules as they are built; a resource without
+    // a module yet serves nothing, and `server` says so at start-up.
+    if listener.resources.contains(&Resource::Health) {
+        route = route.at("/health", health::health);
+    }
+    let route = match listener.prefix.as_deref() {
+        Some(prefix) if prefix != "/" => Route::new().nest(prefix, route),
+        _ => route,
+    };
+    route.data(state.clone()).boxed()
+}
+
+/// Resources this build serves; `server` warns about configured resources not in this list.
+pub const SERVED_RESOURCES: &[&str] = &["health"];
+
+/// Serve every bound listener until `shutdown` resolves, then let in-flight requests finish
+/// (up to `grace`).
+pub async fn serve(
+    listeners: Vec<BoundListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> Result<(), ServeError> {
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    for listener in listeners {
+        let routes = listener_routes(&listener.config, &state)
+            .with(logging::RequestLog::new(listener.name.clone()));
+        let mut stop = stop_tx.subscribe();
+        let name = listener.name.clone();
+        tasks.spawn(async move {
+            let signal = async move {
+                let _ = stop.recv().await;
+            };
+            Server::new_with_acceptor(listener.acceptor)
+                .run_with_graceful_shutdown(routes, signal, Some(grace))
+                .await
+                .map_err(|source| ServeError::Serve { name, source })
+        });
+    }
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(());
+    });
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(result) => result?,
+            Err(join_error) => {
+                return Err(ServeError::Serve {
+                    name: "listener task".into(),
+                    source: std::io::Error::other(join_error.to_string()),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+impl BoundListener {
+    pub fn local_addrs(&self) -> Vec<String> {
+        self.acceptor
+            .local_addr()
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
+    }
+}

@@ -17,8 +17,7 @@ use crate::domain::{
 
 /// SHA-256 of a token string: the only form in which tokens are stored.
 pub fn token_digest(token: &str) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(token.as_bytes()).to_vec()
+    crate::crypto::sha256(token).to_vec()
 }
 
 pub struct CompatRepo<'c> {

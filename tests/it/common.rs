@@ -67,6 +67,11 @@ impl TestDb {
         })
     }
 
+    /// The `database.uri` a config file would use for this database.
+    pub fn config_uri(&self) -> String {
+        self.url.trim_end_matches("?mode=rwc").to_owned()
+    }
+
     /// A migrated store over this database.
     pub async fn store(&self) -> Store {
         let store = Store::connect(&self.url, &PoolSettings::default())

@@ -1,7 +1,10 @@
 //! Integration tests: one binary (so the large dependency tree is linked once), one module per
 //! area. Every storage test runs on SQLite and on PostgreSQL; see `common`.
 
+mod cli;
 mod common;
+mod password_upgrade;
+mod server;
 mod store_compat;
 mod store_jobs;
 mod store_users;

@@ -16,7 +16,14 @@ async fn jobs_are_claimed_once_retried_with_backoff_and_survive_a_dead_worker(db
     let job_id = new_id(&clock);
     let mut repo = store.repo().await.unwrap();
     repo.jobs()
-        .enqueue(job_id, &Job::ProvisionUser { user_id }, clock.now())
+        .enqueue(
+            job_id,
+            &Job::ProvisionUser {
+                user_id,
+                set_displayname: None,
+            },
+            clock.now(),
+        )
         .await
         .unwrap();
     repo.save().await.unwrap();
@@ -30,7 +37,13 @@ async fn jobs_are_claimed_once_retried_with_backoff_and_survive_a_dead_worker(db
         .unwrap()
         .unwrap();
     assert_eq!(job.id, job_id);
-    assert_eq!(job.job, Job::ProvisionUser { user_id });
+    assert_eq!(
+        job.job,
+        Job::ProvisionUser {
+            user_id,
+            set_displayname: None
+        }
+    );
     assert_eq!(job.status, JobStatus::Running);
     // Nobody else gets it while the lease runs.
     assert!(

@@ -1,0 +1,52 @@
+//! Where migrated records go. Batches arrive parents first (users before their emails and
+//! sessions, sessions before their tokens); a sink may buffer, but must have written everything
+//! when [`Sink::finish`] returns.
+
+use std::future::Future;
+
+use crate::records::{
+    AccessTokenRecord, CompatSessionRecord, EmailRecord, RefreshTokenRecord,
+    UnsupportedThreepidRecord, UpstreamLinkRecord, UserRecord,
+};
+
+pub trait Sink {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    fn write_users(
+        &mut self,
+        batch: &[UserRecord],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    fn write_emails(
+        &mut self,
+        batch: &[EmailRecord],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    fn write_unsupported_threepids(
+        &mut self,
+        batch: &[UnsupportedThreepidRecord],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    fn write_upstream_links(
+        &mut self,
+        batch: &[UpstreamLinkRecord],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    fn write_compat_sessions(
+        &mut self,
+        batch: &[CompatSessionRecord],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    fn write_access_tokens(
+        &mut self,
+        batch: &[AccessTokenRecord],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    fn write_refresh_tokens(
+        &mut self,
+        batch: &[RefreshTokenRecord],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Make everything written durable (commit).
+    fn finish(self) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}

@@ -1,0 +1,455 @@
+//! Account operations shared by the CLI (`manage …`), the admin API and the web pages:
+//! registering users, passwords, emails, locking, killing sessions, issuing compat tokens. Each
+//! one checks its rules, writes in one transaction and queues the homeserver work it causes.
+
+use rand::Rng;
+
+use crate::{
+    crypto::passwords::{PasswordError, PasswordHasher},
+    domain::{
+        Clock,
+        compat::{CompatAccessToken, CompatSession, generate_device_id, is_valid_device_id},
+        emails::{InvalidEmail, UserEmail, validate_email},
+        ids::new_id,
+        jobs::Job,
+        tokens::TokenType,
+        users::{User, UsernameError, validate_username},
+    },
+    store::{Repo, Store, StoreError, passwords::UserPassword},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("no user named {0:?}")]
+    UnknownUser(String),
+    #[error("the username {0:?} is already taken")]
+    UsernameTaken(String),
+    #[error("invalid username: {0}")]
+    InvalidUsername(#[from] UsernameError),
+    #[error(transparent)]
+    InvalidEmail(#[from] InvalidEmail),
+    #[error("{0:?} is already an email address of this user")]
+    DuplicateEmail(String),
+    #[error("invalid device ID {0:?}: it must be 1 to 255 characters without control characters")]
+    InvalidDeviceId(String),
+    /// Wrong password, or no password at all: callers must not tell these apart to clients.
+    #[error("wrong password")]
+    WrongPassword,
+    #[error(transparent)]
+    Password(PasswordError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<PasswordError> for AccountError {
+    fn from(error: PasswordError) -> Self {
+        match error {
+            PasswordError::Mismatch => AccountError::WrongPassword,
+            other => AccountError::Password(other),
+        }
+    }
+}
+
+/// What `register_user` needs to know.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    pub username: String,
+    pub password: Option<String>,
+    pub emails: Vec<String>,
+    pub admin: bool,
+    /// Sent to the homeserver with the provisioning (Gatehouse does not store profiles).
+    pub display_name: Option<String>,
+    /// Enforce `passwords.minimum_complexity` (the CLI can skip it).
+    pub check_complexity: bool,
+}
+
+pub async fn find_user(repo: &mut Repo, username: &str) -> Result<User, AccountError> {
+    repo.users()
+        .find_by_username(username)
+        .await?
+        .ok_or_else(|| AccountError::UnknownUser(username.to_owned()))
+}
+
+/// Create a user with an optional password and verified emails, and queue its provisioning
+/// in the homeserver.
+pub async fn register_user(
+    store: &Store,
+    clock: &dyn Clock,
+    passwords: &PasswordHasher,
+    registration: Registration,
+) -> Result<User, AccountError> {
+    validate_username(&registration.username)?;
+    for email in &registration.emails {
+        validate_email(email)?;
+    }
+    // Hash before taking the write transaction: hashing takes tens of milliseconds.
+    let hashed = match &registration.password {
+        Some(password) => {
+            if registration.check_complexity {
+                passwords.check_complexity(password, &[&registration.username])?;
+            }
+            Some(passwords.hash(password).await?)
+        }
+        None => None,
+    };
+
+    let mut repo = store.repo().await?;
+    if repo
+        .users()
+        .find_by_username(&registration.username)
+        .await?
+        .is_some()
+    {
+        return Err(AccountError::UsernameTaken(registration.username));
+    }
+    let user = User {
+        id: new_id(clock),
+        username: registration.username.clone(),
+        created_at: clock.now(),
+        locked_at: None,
+        deactivated_at: None,
+        can_request_admin: registration.admin,
+        is_guest: false,
+    };
+    repo.users().add(&user).await.map_err(|error| match error {
+        StoreError::Conflict(_) => AccountError::UsernameTaken(registration.username.clone()),
+        other => other.into(),
+    })?;
+    if let Some((version, hashed_password)) = hashed {
+        repo.passwords()
+            .add(&UserPassword {
+                id: new_id(clock),
+                user_id: user.id,
+                hashed_password,
+                version,
+                upgraded_from_id: None,
+                created_at: clock.now(),
+            })
+            .await?;
+    }
+    for email in &registration.emails {
+        add_email_in(&mut repo, clock, &user, email).await?;
+    }
+    let provision = Job::ProvisionUser {
+        user_id: user.id,
+        set_displayname: registration.display_name.clone(),
+    };
+    repo.jobs()
+        .enqueue(new_id(clock), &provision, clock.now())
+        .await?;
+    repo.save().await?;
+    Ok(user)
+}
+
+/// Replace the user's password (a new row; older rows stay for the record).
+pub async fn set_password(
+    store: &Store,
+    clock: &dyn Clock,
+    passwords: &PasswordHasher,
+    username: &str,
+    password: &str,
+    check_complexity: bool,
+) -> Result<User, AccountError> {
+    if check_complexity {
+        passwords.check_complexity(password, &[username])?;
+    }
+    let (version, hashed_password) = passwords.hash(password).await?;
+    let mut repo = store.repo().await?;
+    let user = find_user(&mut repo, username).await?;
+    repo.passwords()
+        .add(&UserPassword {
+            id: new_id(clock),
+            user_id: user.id,
+            hashed_password,
+            version,
+            upgraded_from_id: None,
+            created_at: clock.now(),
+        })
+        .await?;
+    repo.save().await?;
+    Ok(user)
+}
+
+/// Check a password against the user's current hash. When the hash was made by an older scheme,
+/// the password is rehashed with the current one and stored as a new row that records what it
+/// upgraded (MAS's `verify_and_upgrade`).
+pub async fn verify_password(
+    store: &Store,
+    clock: &dyn Clock,
+    passwords: &PasswordHasher,
+    user: &User,
+    password: &str,
+) -> Result<(), AccountError> {
+    let current = {
+        let mut reader = store.reader().await?;
+        reader.passwords().active(user.id).await?
+    };
+    let Some(current) = current else {
+        return Err(AccountError::WrongPassword);
+    };
+    let upgraded = passwords
+        .verify_and_upgrade(current.version, &current.hashed_password, password)
+        .await?;
+    if let Some((version, hashed_password)) = upgraded {
+        let mut repo = store.repo().await?;
+        repo.passwords()
+            .add(&UserPassword {
+                id: new_id(clock),
+                user_id: user.id,
+                hashed_password,
+                version,
+                upgraded_from_id: Some(current.id),
+                created_at: clock.now(),
+            })
+            .await?;
+        repo.save().await?;
+    }
+    Ok(())
+}
+
+async fn add_email_in(
+    repo: &mut Repo,
+    clock: &dyn Clock,
+    user: &User,
+    email: &str,
+) -> Result<UserEmail, AccountError> {
+    validate_email(email)?;
+    let user_email = UserEmail {
+        id: new_id(clock),
+        user_id: user.id,
+        email: email.to_owned(),
+        created_at: clock.now(),
+    };
+    repo.emails()
+        .add(&user_email)
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict(_) => AccountError::DuplicateEmail(email.to_owned()),
+            other => other.into(),
+        })?;
+    Ok(user_email)
+}
+
+/// Attach a (verified) email address and queue the homeserver update.
+pub async fn add_email(
+    store: &Store,
+    clock: &dyn Clock,
+    username: &str,
+    email: &str,
+) -> Result<UserEmail, AccountError> {
+    validate_email(email)?;
+    let mut repo = store.repo().await?;
+    let user = find_user(&mut repo, username).await?;
+    let added = add_email_in(&mut repo, clock, &user, email).await?;
+    repo.jobs()
+        .enqueue(
+            new_id(clock),
+            &Job::ProvisionUser {
+                user_id: user.id,
+                set_displayname: None,
+            },
+            clock.now(),
+        )
+        .await?;
+    repo.save().await?;
+    Ok(added)
+}
+
+pub async fn set_admin(store: &Store, username: &str, admin: bool) -> Result<User, AccountError> {
+    let mut repo = store.repo().await?;
+    let mut user = find_user(&mut repo, username).await?;
+    repo.users().set_can_request_admin(&mut user, admin).await?;
+    repo.save().await?;
+    Ok(user)
+}
+
+/// Lock the user (tokens stop working at once) and tell the homeserver; with `deactivate`, also
+/// queue the deactivation in the homeserver.
+pub async fn lock_user(
+    store: &Store,
+    clock: &dyn Clock,
+    username: &str,
+    deactivate: bool,
+) -> Result<User, AccountError> {
+    let mut repo = store.repo().await?;
+    let mut user = find_user(&mut repo, username).await?;
+    repo.users().lock(&mut user, clock.now()).await?;
+    repo.jobs()
+        .enqueue(
+            new_id(clock),
+            &Job::ProvisionUser {
+                user_id: user.id,
+                set_displayname: None,
+            },
+            clock.now(),
+        )
+        .await?;
+    if deactivate {
+        repo.users().deactivate(&mut user, clock.now()).await?;
+        repo.compat()
+            .finish_all_sessions(user.id, clock.now())
+            .await?;
+        repo.jobs()
+            .enqueue(
+                new_id(clock),
+                &Job::DeactivateUser {
+                    user_id: user.id,
+                    hs_erase: false,
+                },
+                clock.now(),
+            )
+            .await?;
+    }
+    repo.save().await?;
+    Ok(user)
+}
+
+/// Unlock the user; with `reactivate`, also reactivate a deactivated user.
+pub async fn unlock_user(
+    store: &Store,
+    clock: &dyn Clock,
+    username: &str,
+    reactivate: bool,
+) -> Result<User, AccountError> {
+    let mut repo = store.repo().await?;
+    let mut user = find_user(&mut repo, username).await?;
+    repo.users().unlock(&mut user).await?;
+    if reactivate && user.deactivated_at.is_some() {
+        repo.users().reactivate(&mut user).await?;
+        repo.jobs()
+            .enqueue(
+                new_id(clock),
+                &Job::ReactivateUser { user_id: user.id },
+                clock.now(),
+            )
+            .await?;
+    }
+    repo.jobs()
+        .enqueue(
+            new_id(clock),
+            &Job::ProvisionUser {
+                user_id: user.id,
+                set_displayname: None,
+            },
+            clock.now(),
+        )
+        .await?;
+    repo.save().await?;
+    Ok(user)
+}
+
+/// Finish every session of the user and queue a device sync. With `dry_run`, only count them.
+pub async fn kill_sessions(
+    store: &Store,
+    clock: &dyn Clock,
+    username: &str,
+    dry_run: bool,
+) -> Result<Vec<CompatSession>, AccountError> {
+    let mut repo = store.repo().await?;
+    let user = find_user(&mut repo, username).await?;
+    let sessions = repo.compat().active_sessions(user.id).await?;
+    if !dry_run {
+        repo.compat()
+            .finish_all_sessions(user.id, clock.now())
+            .await?;
+        repo.jobs()
+            .enqueue(
+                new_id(clock),
+                &Job::SyncDevices { user_id: user.id },
+                clock.now(),
+            )
+            .await?;
+        repo.save().await?;
+    }
+    Ok(sessions)
+}
+
+/// A new compat session with a non-expiring `mct_` token, for admins and scripts.
+pub struct IssuedCompatToken {
+    pub session: CompatSession,
+    pub access_token: String,
+}
+
+pub async fn issue_compat_token(
+    store: &Store,
+    clock: &dyn Clock,
+    rng: &mut (impl Rng + Send),
+    username: &str,
+    device_id: Option<String>,
+    synapse_admin: bool,
+) -> Result<IssuedCompatToken, AccountError> {
+    let device_id = match device_id {
+        Some(device_id) if !is_valid_device_id(&device_id) => {
+            return Err(AccountError::InvalidDeviceId(device_id));
+        }
+        Some(device_id) => device_id,
+        None => generate_device_id(rng),
+    };
+    let access_token = TokenType::CompatAccessToken.generate(rng);
+    let mut repo = store.repo().await?;
+    let user = find_user(&mut repo, username).await?;
+    let session = CompatSession {
+        id: new_id(clock),
+        user_id: user.id,
+        device_id: Some(device_id),
+        human_name: None,
+        created_at: clock.now(),
+        finished_at: None,
+        is_synapse_admin: synapse_admin,
+        last_active_at: None,
+        last_active_ip: None,
+        user_agent: None,
+    };
+    repo.compat().add_session(&session).await?;
+    repo.compat()
+        .add_access_token(
+            &CompatAccessToken {
+                id: new_id(clock),
+                session_id: session.id,
+                created_at: clock.now(),
+                expires_at: None,
+            },
+            &access_token,
+        )
+        .await?;
+    // The device must exist in the homeserver before the token is usable there.
+    repo.jobs()
+        .enqueue(
+            new_id(clock),
+            &Job::SyncDevices { user_id: user.id },
+            clock.now(),
+        )
+        .await?;
+    repo.save().await?;
+    Ok(IssuedCompatToken {
+        session,
+        access_token,
+    })
+}
+
+/// A registration token: `token` or 20 random characters; `usage_limit` `None` = unlimited.
+pub async fn issue_registration_token(
+    store: &Store,
+    clock: &dyn Clock,
+    rng: &mut (impl Rng + Send),
+    token: Option<String>,
+    usage_limit: Option<u32>,
+    expires_in: Option<chrono::Duration>,
+) -> Result<crate::domain::registration_tokens::RegistrationToken, AccountError> {
+    use crate::domain::{registration_tokens::RegistrationToken, tokens::random_alphanumeric};
+    let token = token.unwrap_or_else(|| random_alphanumeric(rng, 20));
+    let registration_token = RegistrationToken {
+        id: new_id(clock),
+        token,
+        usage_limit,
+        times_used: 0,
+        created_at: clock.now(),
+        last_used_at: None,
+        expires_at: expires_in.map(|ttl| clock.now() + ttl),
+        revoked_at: None,
+    };
+    let mut repo = store.repo().await?;
+    repo.registration_tokens().add(&registration_token).await?;
+    repo.save().await?;
+    Ok(registration_token)
+}

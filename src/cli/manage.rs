@@ -1,0 +1,340 @@
+//! `gatehouse manage …`: the admin verbs of MAS's `mas-cli manage`. Each verb parses its
+//! arguments and calls the account operation the HTTP surfaces use too.
+
+use std::{
+    io::{BufRead, IsTerminal, Write},
+    process::ExitCode,
+};
+
+use anyhow::Context;
+use clap::{ArgGroup, Subcommand};
+
+use super::setup::{self, ConfigSources};
+use crate::{
+    accounts::{self, Registration},
+    domain::{Clock, SystemClock, ids::new_id, jobs::Job},
+    store::Store,
+};
+
+#[derive(Debug, Subcommand)]
+pub enum ManageCommand {
+    /// Register a user (interactive unless --yes); the user is provisioned in the homeserver.
+    RegisterUser {
+        /// The username (Matrix localpart). Asked for when missing and interactive.
+        username: Option<String>,
+        /// Set this password.
+        #[arg(short, long)]
+        password: Option<String>,
+        /// Add this (verified) email address; repeatable.
+        #[arg(short, long = "email", value_name = "EMAIL")]
+        emails: Vec<String>,
+        /// Allow the user to request admin scopes.
+        #[arg(short = 'a', long = "admin", conflicts_with = "no_admin")]
+        admin: bool,
+        /// Do not allow the user to request admin scopes (the default).
+        #[arg(short = 'A', long = "no-admin")]
+        no_admin: bool,
+        /// Display name to set in the homeserver.
+        #[arg(short = 'd', long = "display-name")]
+        display_name: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long = "yes")]
+        yes: bool,
+        /// Accept a password below `passwords.minimum_complexity`.
+        #[arg(long)]
+        ignore_password_complexity: bool,
+    },
+    /// Set a user's password.
+    SetPassword {
+        username: String,
+        password: String,
+        /// Accept a password below `passwords.minimum_complexity`.
+        #[arg(long)]
+        ignore_complexity: bool,
+    },
+    /// Add a (verified) email address to a user.
+    AddEmail { username: String, email: String },
+    /// Deprecated: emails added by `add-email` are verified already.
+    VerifyEmail { username: String, email: String },
+    /// Allow a user to request admin scopes.
+    PromoteAdmin { username: String },
+    /// Stop a user from requesting admin scopes.
+    DemoteAdmin { username: String },
+    /// List the users allowed to request admin scopes.
+    ListAdminUsers,
+    /// Lock a user: their tokens stop working and they cannot log in.
+    LockUser {
+        username: String,
+        /// Also deactivate the user (in the homeserver too).
+        #[arg(long)]
+        deactivate: bool,
+    },
+    /// Unlock a user.
+    UnlockUser {
+        username: String,
+        /// Also reactivate a deactivated user.
+        #[arg(long)]
+        reactivate: bool,
+    },
+    /// End every session of a user.
+    KillSessions {
+        username: String,
+        /// Only list what would be ended.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Create a compatibility session and print its access token (it does not expire).
+    IssueCompatibilityToken {
+        username: String,
+        /// Device ID for the session (random 10 characters when missing).
+        device_id: Option<String>,
+        /// Give the token Synapse admin rights (`urn:synapse:admin:*`).
+        #[arg(long)]
+        yes_i_want_to_grant_synapse_admin_privileges: bool,
+    },
+    /// Create a registration token and print it.
+    #[command(group(ArgGroup::new("limit").args(["usage_limit", "unlimited"])))]
+    IssueUserRegistrationToken {
+        /// The token text (random when missing).
+        #[arg(long)]
+        token: Option<String>,
+        /// How many registrations it allows (default 1).
+        #[arg(long, value_name = "N")]
+        usage_limit: Option<u32>,
+        /// Allow any number of registrations.
+        #[arg(long)]
+        unlimited: bool,
+        /// Seconds until the token expires (never when missing).
+        #[arg(long, value_name = "SECONDS")]
+        expires_in: Option<u32>,
+    },
+    /// Queue a provisioning job for every user (re-syncs the homeserver).
+    ProvisionAllUsers,
+}
+
+pub async fn run(sources: &ConfigSources, command: ManageCommand) -> anyhow::Result<ExitCode> {
+    let config = sources.load()?;
+    let store = setup::connect_and_migrate(&config).await?;
+    let clock = SystemClock;
+    let outcome = run_command(&store, &config, &clock, command).await;
+    store.close().await;
+    outcome
+}
+
+async fn run_command(
+    store: &Store,
+    config: &crate::config::RootConfig,
+    clock: &SystemClock,
+    command: ManageCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        ManageCommand::RegisterUser {
+            username,
+            password,
+            emails,
+            admin,
+            no_admin: _,
+            display_name,
+            yes,
+            ignore_password_complexity,
+        } => {
+            let interactive = !yes && std::io::stdin().is_terminal();
+            let username = match username {
+                Some(username) => username,
+                None if interactive => prompt("Username: ")?,
+                None => anyhow::bail!(
+                    "a username is required (gatehouse manage register-user USERNAME)"
+                ),
+            };
+            if interactive {
+                eprintln!(
+                    "About to create user {username:?}: admin: {admin}, password: {}, emails: {}",
+                    if password.is_some() { "set" } else { "none" },
+                    if emails.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        emails.join(", ")
+                    }
+                );
+                let answer = prompt("Create this user? [y/N] ")?;
+                if !matches!(answer.as_str(), "y" | "Y" | "yes") {
+                    eprintln!("aborted; nothing was created");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+            let passwords = setup::password_hasher(config)?;
+            let user = accounts::register_user(
+                store,
+                clock,
+                &passwords,
+                Registration {
+                    username,
+                    password,
+                    emails,
+                    admin,
+                    display_name,
+                    check_complexity: !ignore_password_complexity,
+                },
+            )
+            .await?;
+            eprintln!("created user {} ({})", user.username, user.id);
+        }
+        ManageCommand::SetPassword {
+            username,
+            password,
+            ignore_complexity,
+        } => {
+            let passwords = setup::password_hasher(config)?;
+            accounts::set_password(
+                store,
+                clock,
+                &passwords,
+                &username,
+                &password,
+                !ignore_complexity,
+            )
+            .await?;
+            eprintln!("password of {username} updated");
+        }
+        ManageCommand::AddEmail { username, email } => {
+            accounts::add_email(store, clock, &username, &email).await?;
+            eprintln!("added {email} to {username}");
+        }
+        ManageCommand::VerifyEmail { .. } => {
+            eprintln!(
+                "warning: `verify-email` is deprecated and does nothing: addresses added with `add-email` are verified"
+            );
+        }
+        ManageCommand::PromoteAdmin { username } => {
+            accounts::set_admin(store, &username, true).await?;
+            eprintln!("{username} can now request admin scopes");
+        }
+        ManageCommand::DemoteAdmin { username } => {
+            accounts::set_admin(store, &username, false).await?;
+            eprintln!("{username} can no longer request admin scopes");
+        }
+        ManageCommand::ListAdminUsers => {
+            let mut reader = store.reader().await?;
+            let admins = reader.users().list_admins().await?;
+            if admins.is_empty() {
+                eprintln!("no user can request admin scopes");
+            }
+            for user in admins {
+                println!("{}", user.username);
+            }
+        }
+        ManageCommand::LockUser {
+            username,
+            deactivate,
+        } => {
+            accounts::lock_user(store, clock, &username, deactivate).await?;
+            eprintln!(
+                "locked {username}{}",
+                if deactivate {
+                    " and deactivated it"
+                } else {
+                    ""
+                }
+            );
+        }
+        ManageCommand::UnlockUser {
+            username,
+            reactivate,
+        } => {
+            accounts::unlock_user(store, clock, &username, reactivate).await?;
+            eprintln!(
+                "unlocked {username}{}",
+                if reactivate {
+                    " and reactivated it"
+                } else {
+                    ""
+                }
+            );
+        }
+        ManageCommand::KillSessions { username, dry_run } => {
+            let sessions = accounts::kill_sessions(store, clock, &username, dry_run).await?;
+            for session in &sessions {
+                println!(
+                    "compat session {} (device {})",
+                    session.id,
+                    session.device_id.as_deref().unwrap_or("none")
+                );
+            }
+            eprintln!(
+                "{} {} session(s) of {username}",
+                if dry_run { "would end" } else { "ended" },
+                sessions.len()
+            );
+        }
+        ManageCommand::IssueCompatibilityToken {
+            username,
+            device_id,
+            yes_i_want_to_grant_synapse_admin_privileges,
+        } => {
+            let issued = accounts::issue_compat_token(
+                store,
+                clock,
+                &mut rand::rngs::OsRng,
+                &username,
+                device_id,
+                yes_i_want_to_grant_synapse_admin_privileges,
+            )
+            .await?;
+            eprintln!(
+                "compat session {} for {username}, device {}",
+                issued.session.id,
+                issued.session.device_id.as_deref().unwrap_or_default()
+            );
+            println!("{}", issued.access_token);
+        }
+        ManageCommand::IssueUserRegistrationToken {
+            token,
+            usage_limit,
+            unlimited,
+            expires_in,
+        } => {
+            let limit = if unlimited {
+                None
+            } else {
+                Some(usage_limit.unwrap_or(1))
+            };
+            let issued = accounts::issue_registration_token(
+                store,
+                clock,
+                &mut rand::rngs::OsRng,
+                token,
+                limit,
+                expires_in.map(|s| chrono::Duration::seconds(i64::from(s))),
+            )
+            .await?;
+            println!("{}", issued.token);
+        }
+        ManageCommand::ProvisionAllUsers => {
+            let mut repo = store.repo().await?;
+            let ids = repo.users().all_ids().await?;
+            for user_id in &ids {
+                let job = Job::ProvisionUser {
+                    user_id: *user_id,
+                    set_displayname: None,
+                };
+                repo.jobs()
+                    .enqueue(new_id(clock), &job, clock.now())
+                    .await?;
+            }
+            repo.save().await?;
+            eprintln!("queued provisioning of {} user(s)", ids.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prompt(question: &str) -> anyhow::Result<String> {
+    eprint!("{question}");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read from standard input")?;
+    Ok(line.trim().to_owned())
+}
