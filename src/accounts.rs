@@ -134,9 +134,7 @@ pub async fn register_user(
         user_id: user.id,
         set_displayname: registration.display_name.clone(),
     };
-    repo.jobs()
-        .enqueue(new_id(clock), &provision, clock.now())
-        .await?;
+    repo.jobs().push(clock, &provision).await?;
     repo.save().await?;
     Ok(user)
 }
@@ -242,13 +240,12 @@ pub async fn add_email(
     let user = find_user(&mut repo, username).await?;
     let added = add_email_in(&mut repo, clock, &user, email).await?;
     repo.jobs()
-        .enqueue(
-            new_id(clock),
+        .push(
+            clock,
             &Job::ProvisionUser {
                 user_id: user.id,
                 set_displayname: None,
             },
-            clock.now(),
         )
         .await?;
     repo.save().await?;
@@ -275,13 +272,12 @@ pub async fn lock_user(
     let mut user = find_user(&mut repo, username).await?;
     repo.users().lock(&mut user, clock.now()).await?;
     repo.jobs()
-        .enqueue(
-            new_id(clock),
+        .push(
+            clock,
             &Job::ProvisionUser {
                 user_id: user.id,
                 set_displayname: None,
             },
-            clock.now(),
         )
         .await?;
     if deactivate {
@@ -290,13 +286,12 @@ pub async fn lock_user(
             .finish_all_sessions(user.id, clock.now())
             .await?;
         repo.jobs()
-            .enqueue(
-                new_id(clock),
+            .push(
+                clock,
                 &Job::DeactivateUser {
                     user_id: user.id,
                     hs_erase: false,
                 },
-                clock.now(),
             )
             .await?;
     }
@@ -317,21 +312,16 @@ pub async fn unlock_user(
     if reactivate && user.deactivated_at.is_some() {
         repo.users().reactivate(&mut user).await?;
         repo.jobs()
-            .enqueue(
-                new_id(clock),
-                &Job::ReactivateUser { user_id: user.id },
-                clock.now(),
-            )
+            .push(clock, &Job::ReactivateUser { user_id: user.id })
             .await?;
     }
     repo.jobs()
-        .enqueue(
-            new_id(clock),
+        .push(
+            clock,
             &Job::ProvisionUser {
                 user_id: user.id,
                 set_displayname: None,
             },
-            clock.now(),
         )
         .await?;
     repo.save().await?;
@@ -353,11 +343,7 @@ pub async fn kill_sessions(
             .finish_all_sessions(user.id, clock.now())
             .await?;
         repo.jobs()
-            .enqueue(
-                new_id(clock),
-                &Job::SyncDevices { user_id: user.id },
-                clock.now(),
-            )
+            .push(clock, &Job::SyncDevices { user_id: user.id })
             .await?;
         repo.save().await?;
     }
@@ -414,11 +400,7 @@ pub async fn issue_compat_token(
         .await?;
     // The device must exist in the homeserver before the token is usable there.
     repo.jobs()
-        .enqueue(
-            new_id(clock),
-            &Job::SyncDevices { user_id: user.id },
-            clock.now(),
-        )
+        .push(clock, &Job::SyncDevices { user_id: user.id })
         .await?;
     repo.save().await?;
     Ok(IssuedCompatToken {

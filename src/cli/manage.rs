@@ -12,7 +12,7 @@ use clap::{ArgGroup, Subcommand};
 use super::setup::{self, ConfigSources};
 use crate::{
     accounts::{self, Registration},
-    domain::{Clock, SystemClock, ids::new_id, jobs::Job},
+    domain::{SystemClock, jobs::Job},
     store::Store,
 };
 
@@ -317,9 +317,7 @@ async fn run_command(
                     user_id: *user_id,
                     set_displayname: None,
                 };
-                repo.jobs()
-                    .enqueue(new_id(clock), &job, clock.now())
-                    .await?;
+                repo.jobs().push(clock, &job).await?;
             }
             repo.save().await?;
             eprintln!("queued provisioning of {} user(s)", ids.len());

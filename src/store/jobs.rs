@@ -10,7 +10,11 @@ use super::{
     Conn, StoreError,
     codec::{get_time, get_ulid, ms},
 };
-use crate::domain::jobs::{Job, JobStatus, MAX_ATTEMPTS, QueuedJob, retry_delay};
+use crate::domain::{
+    Clock,
+    ids::new_id,
+    jobs::{Job, JobStatus, MAX_ATTEMPTS, QueuedJob, retry_delay},
+};
 
 pub struct JobRepo<'c> {
     conn: Conn<'c>,
@@ -67,6 +71,11 @@ impl<'c> JobRepo<'c> {
         .execute(&mut *self.conn)
         .await?;
         Ok(())
+    }
+
+    /// Queue a job now, with a fresh id from `clock`.
+    pub async fn push(&mut self, clock: &dyn Clock, job: &Job) -> Result<(), StoreError> {
+        self.enqueue(new_id(clock), job, clock.now()).await
     }
 
     /// Claim the oldest job that is due (or whose previous worker's lease ran out) for `lease`.
