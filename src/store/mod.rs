@@ -224,27 +224,36 @@ repositories! {
     jobs -> JobRepo,
 }
 
-/// The migrations of one backend, embedded in the binary.
+/// The migrations, one line each: version and file stem, the same stem under
+/// `migrations/sqlite/` and `migrations/postgres/`. Both are embedded in the binary.
+macro_rules! migrations {
+    ($($version:literal => $stem:literal),* $(,)?) => {
+        const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+            $(($version, $stem, include_str!(concat!("../../migrations/sqlite/", $stem, ".sql")))),*
+        ];
+        const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+            $(($version, $stem, include_str!(concat!("../../migrations/postgres/", $stem, ".sql")))),*
+        ];
+    };
+}
+
+migrations! {
+    1 => "0001_initial",
+    2 => "0002_sessions_and_upstream",
+}
+
 fn migrator(backend: Backend) -> Migrator {
-    let sources: &[(i64, &str, &'static str)] = match backend {
-        Backend::Sqlite => &[(
-            1,
-            "initial",
-            include_str!("../../migrations/sqlite/0001_initial.sql"),
-        )],
-        Backend::Postgres => &[(
-            1,
-            "initial",
-            include_str!("../../migrations/postgres/0001_initial.sql"),
-        )],
+    let sources = match backend {
+        Backend::Sqlite => SQLITE_MIGRATIONS,
+        Backend::Postgres => POSTGRES_MIGRATIONS,
     };
     Migrator::with_migrations(
         sources
             .iter()
-            .map(|&(version, description, sql)| {
+            .map(|&(version, stem, sql)| {
                 Migration::new(
                     version,
-                    Cow::Borrowed(description),
+                    Cow::Borrowed(stem),
                     MigrationType::Simple,
                     sqlx::SqlSafeStr::into_sql_str(sql),
                     false,
