@@ -3,6 +3,7 @@
 //! The binary in `main.rs` only parses the command line; everything else lives here so that
 //! integration tests and benchmarks drive the same code the CLI does.
 
+pub mod access;
 pub mod accounts;
 pub mod cli;
 pub mod config;

@@ -6,7 +6,9 @@ pub mod compat;
 pub mod emails;
 pub mod ids;
 pub mod jobs;
+pub mod personal;
 pub mod registration_tokens;
+pub mod scopes;
 pub mod tokens;
 pub mod users;
 

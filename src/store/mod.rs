@@ -9,6 +9,7 @@ pub mod emails;
 pub mod jobs;
 pub mod oauth2_clients;
 pub mod passwords;
+pub mod personal;
 pub mod registration_tokens;
 pub mod users;
 
@@ -23,7 +24,8 @@ use sqlx::{
 
 pub use self::{
     compat::CompatRepo, emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo,
-    passwords::PasswordRepo, registration_tokens::RegistrationTokenRepo, users::UserRepo,
+    passwords::PasswordRepo, personal::PersonalRepo, registration_tokens::RegistrationTokenRepo,
+    users::UserRepo,
 };
 
 /// Which database engine a [`Store`] talks to.
@@ -222,6 +224,7 @@ repositories! {
     registration_tokens -> RegistrationTokenRepo,
     oauth2_clients -> OAuth2ClientRepo,
     jobs -> JobRepo,
+    personal -> PersonalRepo,
 }
 
 /// The migrations, one line each: version and file stem, the same stem under

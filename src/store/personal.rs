@@ -1,0 +1,167 @@
+//! Personal sessions and their tokens (`personal_sessions`, `personal_access_tokens`). A session
+//! has at most one valid token: issuing a new one revokes the previous.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, any::AnyRow};
+use ulid::Ulid;
+
+use super::{
+    Conn, StoreError,
+    codec::{get_opt_time, get_opt_ulid, get_time, get_ulid, ms, opt_ms},
+    compat::token_digest,
+};
+use crate::domain::personal::{PersonalAccessToken, PersonalSession, parse_scope};
+
+pub struct PersonalRepo<'c> {
+    conn: Conn<'c>,
+}
+
+pub(crate) const SESSION_COLUMNS: &str = "p.personal_session_id, p.owner_user_id, p.owner_oauth2_client_id, p.actor_user_id, p.human_name, p.scope_list, p.created_at, p.revoked_at, p.last_active_at, p.last_active_ip";
+
+pub(crate) fn session_from_row(row: &AnyRow) -> Result<PersonalSession, StoreError> {
+    let scope: String = row.try_get("scope_list")?;
+    Ok(PersonalSession {
+        id: get_ulid(row, "personal_session_id")?,
+        owner_user_id: get_opt_ulid(row, "owner_user_id")?,
+        owner_client_id: get_opt_ulid(row, "owner_oauth2_client_id")?,
+        actor_user_id: get_ulid(row, "actor_user_id")?,
+        human_name: row.try_get("human_name")?,
+        scopes: parse_scope(&scope),
+        created_at: get_time(row, "created_at")?,
+        revoked_at: get_opt_time(row, "revoked_at")?,
+        last_active_at: get_opt_time(row, "last_active_at")?,
+        last_active_ip: row.try_get("last_active_ip")?,
+    })
+}
+
+/// What a presented personal token resolves to.
+#[derive(Debug, Clone)]
+pub struct PersonalTokenLookup {
+    pub token: PersonalAccessToken,
+    pub session: PersonalSession,
+}
+
+impl<'c> PersonalRepo<'c> {
+    pub(crate) fn new(conn: Conn<'c>) -> Self {
+        Self { conn }
+    }
+
+    pub async fn add_session(&mut self, session: &PersonalSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO personal_sessions (personal_session_id, owner_user_id, owner_oauth2_client_id, actor_user_id,
+                 human_name, scope_list, created_at, revoked_at, last_active_at, last_active_ip)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(session.id.to_string())
+        .bind(session.owner_user_id.map(|id| id.to_string()))
+        .bind(session.owner_client_id.map(|id| id.to_string()))
+        .bind(session.actor_user_id.to_string())
+        .bind(&session.human_name)
+        .bind(session.scopes.join(" "))
+        .bind(ms(session.created_at))
+        .bind(opt_ms(session.revoked_at))
+        .bind(opt_ms(session.last_active_at))
+        .bind(session.last_active_ip.as_deref())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Store a new token for the session, revoking any token it had.
+    pub async fn add_token(
+        &mut self,
+        token: &PersonalAccessToken,
+        token_string: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE personal_access_tokens SET revoked_at = $1
+             WHERE personal_session_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(ms(token.created_at))
+        .bind(token.session_id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        let done = sqlx::query(
+            "INSERT INTO personal_access_tokens (personal_access_token_id, personal_session_id, access_token_sha256,
+                 created_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(token.id.to_string())
+        .bind(token.session_id.to_string())
+        .bind(token_digest(token_string))
+        .bind(ms(token.created_at))
+        .bind(opt_ms(token.expires_at))
+        .bind(opt_ms(token.revoked_at))
+        .execute(&mut *self.conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("personal access token"));
+        }
+        Ok(())
+    }
+
+    pub async fn find_token(
+        &mut self,
+        token_string: &str,
+    ) -> Result<Option<PersonalTokenLookup>, StoreError> {
+        let sql = format!(
+            "SELECT t.personal_access_token_id, t.created_at AS token_created_at, t.expires_at,
+                    t.revoked_at AS token_revoked_at, {SESSION_COLUMNS}
+             FROM personal_access_tokens t
+             JOIN personal_sessions p ON p.personal_session_id = t.personal_session_id
+             WHERE t.access_token_sha256 = $1"
+        );
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_digest(token_string))
+            .fetch_optional(&mut *self.conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let session = session_from_row(&row)?;
+        let token = PersonalAccessToken {
+            id: get_ulid(&row, "personal_access_token_id")?,
+            session_id: session.id,
+            created_at: get_time(&row, "token_created_at")?,
+            expires_at: get_opt_time(&row, "expires_at")?,
+            revoked_at: get_opt_time(&row, "token_revoked_at")?,
+        };
+        Ok(Some(PersonalTokenLookup { token, session }))
+    }
+
+    pub async fn find_session(&mut self, id: Ulid) -> Result<Option<PersonalSession>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM personal_sessions p WHERE p.personal_session_id = $1"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .as_ref()
+            .map(session_from_row)
+            .transpose()
+    }
+
+    /// Revoke the session and its tokens.
+    pub async fn revoke_session(
+        &mut self,
+        session: &mut PersonalSession,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE personal_sessions SET revoked_at = $1 WHERE personal_session_id = $2 AND revoked_at IS NULL")
+            .bind(ms(now))
+            .bind(session.id.to_string())
+            .execute(&mut *self.conn)
+            .await?;
+        sqlx::query(
+            "UPDATE personal_access_tokens SET revoked_at = $1 WHERE personal_session_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(ms(now))
+        .bind(session.id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        session.revoked_at.get_or_insert(now);
+        Ok(())
+    }
+}
