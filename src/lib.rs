@@ -6,8 +6,13 @@
 pub mod access;
 pub mod accounts;
 pub mod cli;
+pub mod compat_sessions;
+pub mod compat_sso;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod http;
+pub mod jobs;
 pub mod store;
+pub mod synapse;
+pub mod templates;

@@ -162,6 +162,16 @@ async fn run_command(
                     return Ok(ExitCode::FAILURE);
                 }
             }
+            let synapse = setup::synapse_client(config)?;
+            match synapse.is_localpart_available(&username).await {
+                Ok(true) => {}
+                Ok(false) => anyhow::bail!(
+                    "the homeserver says {username:?} is not available (already taken, invalid, or reserved by an application service)"
+                ),
+                Err(error) => eprintln!(
+                    "warning: could not check the username with the homeserver ({error}); the user is created and provisioned there once it is reachable"
+                ),
+            }
             let passwords = setup::password_hasher(config)?;
             let user = accounts::register_user(
                 store,
@@ -280,12 +290,19 @@ async fn run_command(
                 yes_i_want_to_grant_synapse_admin_privileges,
             )
             .await?;
+            let device_id = issued.session.device_id.clone().unwrap_or_default();
             eprintln!(
-                "compat session {} for {username}, device {}",
-                issued.session.id,
-                issued.session.device_id.as_deref().unwrap_or_default()
+                "compat session {} for {username}, device {device_id}",
+                issued.session.id
             );
             println!("{}", issued.access_token);
+            let synapse = setup::synapse_client(config)?;
+            if let Err(error) = synapse.upsert_device(&username, &device_id, None).await {
+                eprintln!(
+                    "error: could not create device {device_id} in the homeserver ({error}); a device sync is queued and the token works once it has run"
+                );
+                return Ok(ExitCode::FAILURE);
+            }
         }
         ManageCommand::IssueUserRegistrationToken {
             token,

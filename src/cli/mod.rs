@@ -4,6 +4,7 @@
 
 mod config;
 mod database;
+mod doctor;
 mod embedded;
 mod manage;
 mod server;
@@ -64,6 +65,8 @@ enum Command {
     /// Administrative actions on users, sessions and tokens.
     #[command(subcommand)]
     Manage(manage::ManageCommand),
+    /// Check the homeserver integration end to end and say what to fix.
+    Doctor,
 }
 
 /// Parse the command line, run the command, and turn its outcome into an exit code.
@@ -118,6 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Config(command)) => config::run(&sources, command).await,
         Some(Command::Database(command)) => database::run(&sources, command).await,
         Some(Command::Manage(command)) => manage::run(&sources, command).await,
+        Some(Command::Doctor) => doctor::run(&sources).await,
     }
 }
 

@@ -10,8 +10,9 @@ use super::{
     setup::{self, ConfigSources},
 };
 use crate::{
-    domain::SystemClock,
+    domain::{Clock, SystemClock},
     http::{self, AppState, SERVED_RESOURCES},
+    jobs::Worker,
 };
 
 #[derive(Debug, Default, Args)]
@@ -21,7 +22,6 @@ pub struct ServerArgs {
     no_migrate: bool,
     /// Do not run the background job worker in this process (run `gatehouse worker` instead).
     #[arg(long)]
-    #[allow(dead_code)] // read once the worker and its homeserver client are in this build
     no_worker: bool,
     /// Do not copy the static `clients` from the configuration into the database at start-up.
     #[arg(long)]
@@ -48,7 +48,7 @@ pub async fn run(sources: &ConfigSources, args: ServerArgs) -> anyhow::Result<Ex
     } else {
         store.migrate().await?;
     }
-    let clock = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if !args.no_sync {
         super::config::sync_clients(&store, &config, clock.as_ref(), false, false).await?;
     }
@@ -68,24 +68,40 @@ pub async fn run(sources: &ConfigSources, args: ServerArgs) -> anyhow::Result<Ex
         tracing::info!(listener = %listener.name, resources = ?listener.resources, "listening on {urls}");
     }
     let public_base = config.http.public_base.to_string();
-    let state = AppState {
-        store: store.clone(),
-        passwords: setup::password_hasher(&config)?,
-        config: Arc::new(config),
-        clock,
+    let passwords = setup::password_hasher(&config)?;
+    let keystore = setup::keystore(&config)?;
+    let state = AppState::new(store.clone(), config, clock.clone(), passwords, keystore)?;
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = if args.no_worker {
+        None
+    } else {
+        let worker = Worker::new(store.clone(), state.synapse.clone(), clock.clone());
+        let worker = Worker {
+            wake: state.jobs_wake.clone(),
+            ..worker
+        };
+        Some(tokio::spawn(worker.run(async {
+            let _ = worker_stopped.await;
+        })))
     };
     // One line on stdout so that scripts and people see where to go.
     println!(
         "Gatehouse is ready at {public_base} (started in {} ms)",
         started.elapsed().as_millis()
     );
-    http::serve(
+    let served = http::serve(
         listeners,
         state,
         http::shutdown_signal(),
         Duration::from_secs(10),
     )
-    .await?;
+    .await;
+    // Stop the worker after the listeners: requests in flight may still queue jobs.
+    let _ = stop_worker.send(());
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
+    served?;
     store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -125,6 +125,14 @@ pub fn keystore(config: &RootConfig) -> anyhow::Result<Keystore> {
     Keystore::new(keys).context("secrets.keys")
 }
 
+/// The homeserver client described by `matrix`.
+pub fn synapse_client(config: &RootConfig) -> anyhow::Result<crate::synapse::SynapseClient> {
+    Ok(crate::synapse::SynapseClient::new(
+        &config.matrix,
+        config.matrix.secret()?,
+    )?)
+}
+
 /// Check everything the configuration refers to: files, keys, secrets, schemes.
 pub fn check_deep(config: &RootConfig) -> anyhow::Result<()> {
     config.secrets.encryption_key()?;

@@ -23,6 +23,23 @@ pub struct HttpConfig {
     /// The OIDC issuer; see [`HttpConfig::issuer`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<Url>,
+    /// Gatehouse extension: the largest request body accepted, in bytes (larger: 413).
+    #[serde(
+        default = "default_max_body_size",
+        skip_serializing_if = "is_default_max_body_size"
+    )]
+    pub max_body_size: usize,
+}
+
+/// 1 MiB: far above any legitimate login, token or admin request.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
+
+fn default_max_body_size() -> usize {
+    DEFAULT_MAX_BODY_SIZE
+}
+
+fn is_default_max_body_size(size: &usize) -> bool {
+    *size == DEFAULT_MAX_BODY_SIZE
 }
 
 impl Default for HttpConfig {
@@ -32,6 +49,7 @@ impl Default for HttpConfig {
             trusted_proxies: default_trusted_proxies(),
             public_base: default_public_base(),
             issuer: None,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
         }
     }
 }

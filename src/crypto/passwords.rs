@@ -131,6 +131,9 @@ struct Inner {
     minimum_complexity: u8,
     /// Bounds the number of concurrently running hash computations.
     permits: Arc<Semaphore>,
+    /// A hash of a throwaway password under the current scheme, for
+    /// [`PasswordHasher::burn_one_verification`]; made on first use.
+    decoy: std::sync::OnceLock<String>,
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -173,6 +176,7 @@ impl PasswordHasher {
                 schemes,
                 minimum_complexity,
                 permits: Arc::new(Semaphore::new(parallelism)),
+                decoy: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -238,6 +242,26 @@ impl PasswordHasher {
             hash_with(current, &password).map(|hash| Some((current.version, hash)))
         })
         .await
+    }
+
+    /// Spend the time of one verification under the current scheme, with nothing to verify: a
+    /// login for an unknown user then takes as long as one with a wrong password, so response
+    /// times do not reveal which usernames exist.
+    pub async fn burn_one_verification(&self) {
+        let result = self
+            .run_blocking(|inner| {
+                let scheme = inner.current();
+                let decoy = match inner.decoy.get() {
+                    Some(decoy) => decoy.clone(),
+                    None => {
+                        let made = hash_with(scheme, "decoy password")?;
+                        inner.decoy.get_or_init(|| made).clone()
+                    }
+                };
+                verify_with(scheme, &decoy, "not the decoy password")
+            })
+            .await;
+        debug_assert!(matches!(result, Err(PasswordError::Mismatch)));
     }
 
     /// Checks that `password` reaches the configured minimum zxcvbn score.

@@ -1,8 +1,16 @@
 //! The poem application. Each configured listener binds its sockets and serves the resources
 //! named in `http.listeners[].resources`; one module per surface.
 
+mod body_limit;
+pub mod client_ip;
+pub mod compat;
+pub mod discovery;
 pub mod health;
 mod logging;
+pub mod matrix_error;
+pub mod oauth;
+pub mod pages;
+pub mod rate_limit;
 
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
@@ -13,9 +21,10 @@ use poem::{
 
 use crate::{
     config::{BindConfig, FdKind, ListenerConfig, Resource, RootConfig},
-    crypto::passwords::PasswordHasher,
+    crypto::{encryption::Encrypter, keys::Keystore, passwords::PasswordHasher},
     domain::Clock,
     store::Store,
+    synapse::SynapseClient,
 };
 
 /// What every handler may need. Cheap to clone.
@@ -25,6 +34,85 @@ pub struct AppState {
     pub config: Arc<RootConfig>,
     pub clock: Arc<dyn Clock>,
     pub passwords: PasswordHasher,
+    pub keystore: Arc<Keystore>,
+    pub encrypter: Arc<Encrypter>,
+    pub synapse: SynapseClient,
+    /// The shared secret Synapse presents to introspect tokens (`matrix.secret`).
+    pub matrix_secret: Arc<str>,
+    /// Wakes the job worker when a request queued work.
+    pub jobs_wake: Arc<tokio::sync::Notify>,
+    pub limits: Arc<Limits>,
+    pub trusted_proxies: Arc<[client_ip::Network]>,
+    pub templates: Arc<crate::templates::Templates>,
+    /// Encrypts the pages' cookies; derived from `secrets.encryption`.
+    pub cookie_key: Arc<[u8; 32]>,
+}
+
+/// The rate limiters of `rate_limiting`.
+pub struct Limits {
+    pub login_per_ip: rate_limit::RateLimiter<std::net::IpAddr>,
+    pub login_per_account: rate_limit::RateLimiter<String>,
+}
+
+impl Limits {
+    pub fn new(config: &crate::config::RateLimitingConfig) -> Self {
+        Self {
+            login_per_ip: rate_limit::RateLimiter::new(&config.login.per_ip),
+            login_per_account: rate_limit::RateLimiter::new(&config.login.per_account),
+        }
+    }
+}
+
+impl AppState {
+    /// Build the state from a checked configuration.
+    pub fn new(
+        store: Store,
+        config: RootConfig,
+        clock: Arc<dyn Clock>,
+        passwords: PasswordHasher,
+        keystore: Keystore,
+    ) -> Result<Self, StateError> {
+        let encryption_key = config.secrets.encryption_key()?;
+        let encrypter = Encrypter::new(&encryption_key);
+        let secret = config.matrix.secret()?;
+        let synapse = SynapseClient::new(&config.matrix, secret.clone())?;
+        Ok(Self {
+            store,
+            passwords,
+            keystore: Arc::new(keystore),
+            encrypter: Arc::new(encrypter),
+            synapse,
+            matrix_secret: secret.into(),
+            jobs_wake: Arc::new(tokio::sync::Notify::new()),
+            limits: Arc::new(Limits::new(&config.rate_limiting)),
+            trusted_proxies: client_ip::parse_networks(&config.http.trusted_proxies).into(),
+            templates: Arc::new(crate::templates::Templates::new()?),
+            cookie_key: Arc::new(encryption_key),
+            config: Arc::new(config),
+            clock,
+        })
+    }
+
+    /// `@localpart:server_name`.
+    pub fn mxid(&self, localpart: &str) -> String {
+        format!("@{localpart}:{}", self.config.matrix.homeserver)
+    }
+
+    /// An absolute URL under `http.public_base`.
+    pub fn public_url(&self, path: &str) -> String {
+        let base = self.config.http.public_base.as_str().trim_end_matches('/');
+        format!("{base}/{}", path.trim_start_matches('/'))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Synapse(#[from] crate::synapse::SynapseError),
+    #[error("templates: {0}")]
+    Templates(#[from] minijinja::Error),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -209,20 +297,33 @@ pub fn listener_routes(
     state: &AppState,
 ) -> poem::endpoint::BoxEndpoint<'static> {
     let mut route = Route::new();
-    // The other surfaces are mounted by their own modules as they are built; a resource without
-    // a module yet serves nothing, and `server` says so at start-up.
-    if listener.resources.contains(&Resource::Health) {
-        route = route.at("/health", health::health);
+    // A resource without a module yet serves nothing, and `server` says so at start-up.
+    for resource in &listener.resources {
+        route = match resource {
+            Resource::Health => route.at("/health", health::health),
+            Resource::Discovery => discovery::mount(route),
+            Resource::OAuth => oauth::mount(route),
+            Resource::Compat => compat::mount(route),
+            Resource::Human => pages::mount(route),
+            _ => route,
+        };
     }
     let route = match listener.prefix.as_deref() {
         Some(prefix) if prefix != "/" => Route::new().nest(prefix, route),
         _ => route,
     };
-    route.data(state.clone()).boxed()
+    let endpoint = route
+        .with(body_limit::BodyLimit::new(state.config.http.max_body_size))
+        .data(state.clone());
+    if listener.resources.contains(&Resource::Human) {
+        pages::with_cookies(endpoint, &state.cookie_key)
+    } else {
+        endpoint.boxed()
+    }
 }
 
 /// Resources this build serves; `server` warns about configured resources not in this list.
-pub const SERVED_RESOURCES: &[&str] = &["health"];
+pub const SERVED_RESOURCES: &[&str] = &["health", "discovery", "oauth", "compat", "human"];
 
 /// Serve every bound listener until `shutdown` resolves, then let in-flight requests finish
 /// (up to `grace`).

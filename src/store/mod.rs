@@ -3,8 +3,10 @@
 //! repository per aggregate (`repo.users()`, `repo.compat()`, …). Dropping a `Repo` without
 //! [`Repo::save`] rolls back.
 
+pub mod browser_sessions;
 mod codec;
 pub mod compat;
+pub mod compat_sso;
 pub mod emails;
 pub mod jobs;
 pub mod oauth2_clients;
@@ -23,9 +25,9 @@ use sqlx::{
 };
 
 pub use self::{
-    compat::CompatRepo, emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo,
-    passwords::PasswordRepo, personal::PersonalRepo, registration_tokens::RegistrationTokenRepo,
-    users::UserRepo,
+    browser_sessions::BrowserSessionRepo, compat::CompatRepo, compat_sso::CompatSsoRepo,
+    emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo, passwords::PasswordRepo,
+    personal::PersonalRepo, registration_tokens::RegistrationTokenRepo, users::UserRepo,
 };
 
 /// Which database engine a [`Store`] talks to.
@@ -225,6 +227,8 @@ repositories! {
     oauth2_clients -> OAuth2ClientRepo,
     jobs -> JobRepo,
     personal -> PersonalRepo,
+    browser_sessions -> BrowserSessionRepo,
+    compat_sso -> CompatSsoRepo,
 }
 
 /// The migrations, one line each: version and file stem, the same stem under

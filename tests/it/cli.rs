@@ -54,7 +54,8 @@ impl GatehouseCli {
         std::fs::write(
             &overlay,
             format!(
-                "database:\n  uri: {uri:?}\n  max_connections: 4\n",
+                // No homeserver in these tests: read-only mode skips writes; reads fail and warn.
+                "database:\n  uri: {uri:?}\n  max_connections: 4\nmatrix:\n  kind: synapse_read_only\n  endpoint: http://127.0.0.1:9/\n",
                 uri = db.config_uri()
             ),
         )

@@ -1,0 +1,223 @@
+//! Compatibility sessions over their life: start one (a legacy `/login`), refresh its tokens,
+//! finish it (logout). Shared by the compat HTTP layer and the CLI. Changes that Synapse must
+//! see are returned to the caller or queued as jobs; nothing here talks HTTP.
+
+use chrono::Duration;
+use rand::Rng;
+
+use crate::{
+    domain::{
+        Clock,
+        compat::{CompatAccessToken, CompatRefreshToken, CompatSession},
+        ids::new_id,
+        jobs::Job,
+        tokens::TokenType,
+        users::User,
+    },
+    store::{Store, StoreError},
+};
+
+/// What a new session hands to the client.
+#[derive(Debug, Clone)]
+pub struct StartedSession {
+    pub session: CompatSession,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// Lifetime of the access token when it is refreshable.
+    pub expires_in: Option<Duration>,
+}
+
+/// How to start a session.
+#[derive(Debug, Clone, Default)]
+pub struct SessionRequest {
+    pub device_id: String,
+    pub display_name: Option<String>,
+    /// Issue a refresh token and a short-lived access token (`compat_token_ttl`).
+    pub refreshable: Option<Duration>,
+    pub is_synapse_admin: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// Start a session for `user`. Any active session of the same user on the same device is
+/// finished first, as Synapse replaces a device's tokens on a new login.
+pub async fn start(
+    store: &Store,
+    clock: &dyn Clock,
+    rng: &mut (impl Rng + Send),
+    user: &User,
+    request: SessionRequest,
+) -> Result<StartedSession, StoreError> {
+    let now = clock.now();
+    let access_token = TokenType::CompatAccessToken.generate(rng);
+    let refresh_token = request
+        .refreshable
+        .map(|_| TokenType::CompatRefreshToken.generate(rng));
+    let mut repo = store.repo().await?;
+    for mut previous in repo.compat().active_sessions(user.id).await? {
+        if previous.device_id.as_deref() == Some(request.device_id.as_str()) {
+            repo.compat().finish_session(&mut previous, now).await?;
+        }
+    }
+    let session = CompatSession {
+        id: new_id(clock),
+        user_id: user.id,
+        device_id: Some(request.device_id),
+        human_name: request.display_name,
+        created_at: now,
+        finished_at: None,
+        is_synapse_admin: request.is_synapse_admin,
+        last_active_at: Some(now),
+        last_active_ip: request.ip,
+        user_agent: request.user_agent,
+    };
+    repo.compat().add_session(&session).await?;
+    let access = CompatAccessToken {
+        id: new_id(clock),
+        session_id: session.id,
+        created_at: now,
+        expires_at: request.refreshable.map(|ttl| now + ttl),
+    };
+    repo.compat()
+        .add_access_token(&access, &access_token)
+        .await?;
+    if let Some(refresh_token) = &refresh_token {
+        let refresh = CompatRefreshToken {
+            id: new_id(clock),
+            session_id: session.id,
+            access_token_id: access.id,
+            created_at: now,
+            consumed_at: None,
+        };
+        repo.compat()
+            .add_refresh_token(&refresh, refresh_token)
+            .await?;
+    }
+    repo.save().await?;
+    Ok(StartedSession {
+        session,
+        access_token,
+        refresh_token,
+        expires_in: request.refreshable,
+    })
+}
+
+/// Why a refresh was refused. Clients get the same answer for each.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("unknown, used or revoked refresh token")]
+    Invalid,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Rotate a refresh token: a new access/refresh pair; the presented refresh token is consumed
+/// and the access token it belonged to stops working.
+pub async fn refresh(
+    store: &Store,
+    clock: &dyn Clock,
+    rng: &mut (impl Rng + Send),
+    presented: &str,
+    ttl: Duration,
+) -> Result<(StartedSession, User), RefreshError> {
+    if TokenType::check(presented) != Ok(TokenType::CompatRefreshToken) {
+        return Err(RefreshError::Invalid);
+    }
+    let now = clock.now();
+    let access_token = TokenType::CompatAccessToken.generate(rng);
+    let refresh_token = TokenType::CompatRefreshToken.generate(rng);
+    let mut repo = store.repo().await?;
+    let Some(old) = repo.compat().find_refresh_token(presented).await? else {
+        return Err(RefreshError::Invalid);
+    };
+    let Some(session) = repo.compat().find_session(old.session_id).await? else {
+        return Err(RefreshError::Invalid);
+    };
+    let Some(user) = repo.users().find_by_id(session.user_id).await? else {
+        return Err(RefreshError::Invalid);
+    };
+    if old.consumed_at.is_some() || session.is_finished() || !user.is_active() {
+        return Err(RefreshError::Invalid);
+    }
+    // Conditional update: of two concurrent refreshes with the same token only one wins.
+    if !repo.compat().consume_refresh_token(old.id, now).await? {
+        return Err(RefreshError::Invalid);
+    }
+    repo.compat()
+        .expire_access_token(old.access_token_id, now)
+        .await?;
+    let access = CompatAccessToken {
+        id: new_id(clock),
+        session_id: session.id,
+        created_at: now,
+        expires_at: Some(now + ttl),
+    };
+    repo.compat()
+        .add_access_token(&access, &access_token)
+        .await?;
+    repo.compat()
+        .add_refresh_token(
+            &CompatRefreshToken {
+                id: new_id(clock),
+                session_id: session.id,
+                access_token_id: access.id,
+                created_at: now,
+                consumed_at: None,
+            },
+            &refresh_token,
+        )
+        .await?;
+    repo.save().await?;
+    Ok((
+        StartedSession {
+            session,
+            access_token,
+            refresh_token: Some(refresh_token),
+            expires_in: Some(ttl),
+        },
+        user,
+    ))
+}
+
+/// Finish one session and queue the device sync that removes its device from Synapse.
+pub async fn finish(
+    store: &Store,
+    clock: &dyn Clock,
+    session_id: ulid::Ulid,
+) -> Result<Option<CompatSession>, StoreError> {
+    let mut repo = store.repo().await?;
+    let Some(mut session) = repo.compat().find_session(session_id).await? else {
+        return Ok(None);
+    };
+    repo.compat()
+        .finish_session(&mut session, clock.now())
+        .await?;
+    repo.jobs()
+        .push(
+            clock,
+            &Job::SyncDevices {
+                user_id: session.user_id,
+            },
+        )
+        .await?;
+    repo.save().await?;
+    Ok(Some(session))
+}
+
+/// Finish every compat session of a user and queue a device sync; returns how many.
+pub async fn finish_all(
+    store: &Store,
+    clock: &dyn Clock,
+    user_id: ulid::Ulid,
+) -> Result<u64, StoreError> {
+    let mut repo = store.repo().await?;
+    let finished = repo
+        .compat()
+        .finish_all_sessions(user_id, clock.now())
+        .await?;
+    repo.jobs()
+        .push(clock, &Job::SyncDevices { user_id })
+        .await?;
+    repo.save().await?;
+    Ok(finished)
+}

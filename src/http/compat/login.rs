@@ -1,0 +1,270 @@
+//! `GET /login` (the login flows) and `POST /login` with `m.login.password` and `m.login.token`.
+
+use std::time::Instant;
+
+use poem::{
+    Request, handler,
+    http::StatusCode,
+    web::{Data, Json},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::parse_json;
+use crate::{
+    accounts::{self, AccountError},
+    compat_sessions::{self, SessionRequest},
+    domain::{
+        compat::{generate_device_id, is_valid_device_id},
+        users::{User, localpart_from_identifier},
+    },
+    http::{AppState, client_ip::client_ip, matrix_error::MatrixError},
+};
+
+#[handler]
+pub async fn flows(Data(state): Data<&AppState>) -> Json<Value> {
+    let mut flows = Vec::new();
+    if state.config.passwords.enabled {
+        flows.push(json!({ "type": "m.login.password" }));
+    }
+    flows.push(json!({
+        "type": "m.login.sso",
+        "identity_providers": [],
+        "oauth_aware_preferred": true,
+        "org.matrix.msc3824.delegated_oidc_compatibility": true,
+    }));
+    flows.push(json!({ "type": "m.login.token" }));
+    Json(json!({ "flows": flows }))
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginRequest {
+    #[serde(rename = "type")]
+    login_type: String,
+    #[serde(default)]
+    identifier: Option<Identifier>,
+    /// Legacy top-level user field (before `identifier`).
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    device_id: Option<String>,
+    #[serde(default)]
+    initial_device_display_name: Option<String>,
+    #[serde(default)]
+    refresh_token: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Identifier {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    user: Option<String>,
+}
+
+const WRONG_CREDENTIALS: &str = "Invalid username or password";
+
+#[handler]
+pub async fn login(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    body: poem::Body,
+) -> Result<Json<Value>, MatrixError> {
+    let body = body
+        .into_bytes()
+        .await
+        .map_err(|_| MatrixError::bad_json("Could not read the request body."))?;
+    let request: LoginRequest = parse_json(&body)?;
+    let ip = client_ip(req, &state.trusted_proxies);
+    let user = match request.login_type.as_str() {
+        "m.login.password" => password_login(state, &request, ip).await?,
+        "m.login.token" => token_login(state, &request).await?,
+        "m.login.application_service" => {
+            return Err(MatrixError::new(
+                StatusCode::BAD_REQUEST,
+                "M_APPSERVICE_LOGIN_UNSUPPORTED",
+                "Application service login is not supported; register appservice users with inhibit_login.",
+            ));
+        }
+        other => return Err(MatrixError::unknown(format!("Unknown login type {other}"))),
+    };
+
+    let device_id = match request.device_id {
+        Some(device_id) if !is_valid_device_id(&device_id) => {
+            return Err(MatrixError::new(
+                StatusCode::BAD_REQUEST,
+                "M_INVALID_PARAM",
+                "Invalid device_id.",
+            ));
+        }
+        Some(device_id) => device_id,
+        None => generate_device_id(&mut rand::rngs::OsRng),
+    };
+    let refreshable = request.refresh_token.then(|| {
+        chrono::Duration::seconds(
+            i64::try_from(state.config.experimental.compat_token_ttl).unwrap_or(300),
+        )
+    });
+    let started = compat_sessions::start(
+        &state.store,
+        state.clock.as_ref(),
+        &mut rand::rngs::OsRng,
+        &user,
+        SessionRequest {
+            device_id: device_id.clone(),
+            display_name: request.initial_device_display_name.clone(),
+            refreshable,
+            is_synapse_admin: false,
+            user_agent: req
+                .headers()
+                .get(poem::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|ua| ua.chars().take(512).collect()),
+            ip: ip.map(|ip| ip.to_string()),
+        },
+    )
+    .await?;
+
+    // The device must exist in Synapse before the token is any use there.
+    if let Err(error) = state
+        .synapse
+        .upsert_device(
+            &user.username,
+            &device_id,
+            request.initial_device_display_name.as_deref(),
+        )
+        .await
+    {
+        tracing::warn!(%error, user = %user.username, "could not create the device in the homeserver; login refused");
+        compat_sessions::finish(&state.store, state.clock.as_ref(), started.session.id).await?;
+        state.jobs_wake.notify_one();
+        return Err(MatrixError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "M_UNKNOWN",
+            "The homeserver is unavailable; try again later.",
+        ));
+    }
+
+    let mut response = json!({
+        "user_id": state.mxid(&user.username),
+        "access_token": started.access_token,
+        "device_id": device_id,
+        "home_server": state.config.matrix.homeserver,
+    });
+    if let (Some(refresh_token), Some(expires_in)) = (started.refresh_token, started.expires_in) {
+        response["refresh_token"] = json!(refresh_token);
+        response["expires_in_ms"] = json!(expires_in.num_milliseconds());
+    }
+    Ok(Json(response))
+}
+
+async fn password_login(
+    state: &AppState,
+    request: &LoginRequest,
+    ip: Option<std::net::IpAddr>,
+) -> Result<User, MatrixError> {
+    if !state.config.passwords.enabled {
+        return Err(MatrixError::unknown(
+            "Password login is disabled on this server.",
+        ));
+    }
+    let identifier = match (&request.identifier, &request.user) {
+        (Some(identifier), _) if identifier.kind == "m.id.user" => identifier
+            .user
+            .as_deref()
+            .ok_or_else(|| MatrixError::bad_json("identifier.user is required"))?,
+        (Some(identifier), _) => {
+            return Err(MatrixError::unknown(format!(
+                "Unsupported identifier type {}; log in with your username",
+                identifier.kind
+            )));
+        }
+        (None, Some(user)) => user.as_str(),
+        (None, None) => return Err(MatrixError::bad_json("identifier is required")),
+    };
+    let password = request
+        .password
+        .as_deref()
+        .ok_or_else(|| MatrixError::bad_json("password is required"))?;
+    let localpart = localpart_from_identifier(identifier).to_lowercase();
+
+    let now = Instant::now();
+    if let Some(ip) = ip
+        && let Err(wait) = state.limits.login_per_ip.check(&ip, now)
+    {
+        return Err(MatrixError::limit_exceeded(
+            wait.as_millis().try_into().unwrap_or(u64::MAX),
+        ));
+    }
+    if let Err(wait) = state.limits.login_per_account.check(&localpart, now) {
+        return Err(MatrixError::limit_exceeded(
+            wait.as_millis().try_into().unwrap_or(u64::MAX),
+        ));
+    }
+
+    let user = {
+        let mut reader = state.store.reader().await?;
+        reader.users().find_by_username(&localpart).await?
+    };
+    let Some(user) = user else {
+        // Spend the same work as a real check, so that timing does not tell who exists.
+        state.passwords.burn_one_verification().await;
+        return Err(MatrixError::forbidden(WRONG_CREDENTIALS));
+    };
+    match accounts::verify_password(
+        &state.store,
+        state.clock.as_ref(),
+        &state.passwords,
+        &user,
+        password,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(AccountError::WrongPassword) => return Err(MatrixError::forbidden(WRONG_CREDENTIALS)),
+        Err(error) => return Err(MatrixError::internal("password check failed", &error)),
+    }
+    check_can_log_in(&user)?;
+    Ok(user)
+}
+
+/// After the credentials are proven: locked, deactivated and guest accounts may not log in.
+fn check_can_log_in(user: &User) -> Result<(), MatrixError> {
+    if user.deactivated_at.is_some() {
+        return Err(MatrixError::new(
+            StatusCode::FORBIDDEN,
+            "M_USER_DEACTIVATED",
+            "This account has been deactivated.",
+        ));
+    }
+    if user.locked_at.is_some() {
+        return Err(MatrixError {
+            soft_logout: Some(true),
+            ..MatrixError::new(
+                StatusCode::UNAUTHORIZED,
+                "M_USER_LOCKED",
+                "This account has been locked.",
+            )
+        });
+    }
+    if user.is_guest {
+        return Err(MatrixError::forbidden("Guest accounts cannot log in."));
+    }
+    Ok(())
+}
+
+async fn token_login(state: &AppState, request: &LoginRequest) -> Result<User, MatrixError> {
+    let token = request
+        .token
+        .as_deref()
+        .ok_or_else(|| MatrixError::bad_json("token is required"))?;
+    let user = crate::compat_sso::exchange(&state.store, state.clock.as_ref(), token)
+        .await?
+        .ok_or_else(|| MatrixError::forbidden("Invalid or expired login token."))?;
+    check_can_log_in(&user)?;
+    Ok(user)
+}

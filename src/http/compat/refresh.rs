@@ -1,0 +1,54 @@
+//! `POST /refresh`: rotate a compat refresh token.
+
+use poem::{
+    handler,
+    web::{Data, Json},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::parse_json;
+use crate::{
+    compat_sessions::{self, RefreshError},
+    http::{AppState, matrix_error::MatrixError},
+};
+
+#[derive(Debug, Deserialize)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+#[handler]
+pub async fn refresh(
+    Data(state): Data<&AppState>,
+    body: poem::Body,
+) -> Result<Json<Value>, MatrixError> {
+    let body = body
+        .into_bytes()
+        .await
+        .map_err(|_| MatrixError::bad_json("Could not read the request body."))?;
+    let request: RefreshRequest = parse_json(&body)?;
+    let ttl = chrono::Duration::seconds(
+        i64::try_from(state.config.experimental.compat_token_ttl).unwrap_or(300),
+    );
+    match compat_sessions::refresh(
+        &state.store,
+        state.clock.as_ref(),
+        &mut rand::rngs::OsRng,
+        &request.refresh_token,
+        ttl,
+    )
+    .await
+    {
+        Ok((started, _user)) => Ok(Json(json!({
+            "access_token": started.access_token,
+            "refresh_token": started.refresh_token,
+            "expires_in_ms": ttl.num_milliseconds(),
+        }))),
+        Err(RefreshError::Invalid) => Err(MatrixError {
+            soft_logout: Some(false),
+            ..MatrixError::unknown_token("Unknown, used or revoked refresh token.")
+        }),
+        Err(RefreshError::Store(error)) => Err(error.into()),
+    }
+}

@@ -1,0 +1,181 @@
+//! `POST /oauth2/introspect` (RFC 7662). Synapse calls it for every client request it has not
+//! cached, authenticating with `Authorization: Bearer <matrix.secret>`; confidential OAuth
+//! clients may call it with their credentials. Unknown, malformed, expired and revoked tokens,
+//! and tokens of locked or deactivated users, are all `{"active": false}` with status 200.
+
+use base64::Engine;
+use poem::{
+    Request, handler,
+    http::header,
+    web::{Data, Form, Json},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::OAuthError;
+use crate::{
+    access::{ActiveToken, resolve_access_token},
+    domain::scopes::{DEVICE_PREFIX, device_fits_in_scope, with_matrix_twins},
+    http::AppState,
+};
+
+#[derive(Debug, Deserialize)]
+pub struct IntrospectionRequest {
+    token: String,
+    #[serde(default)]
+    #[allow(dead_code)] // RFC 7662 §2.1: a hint the server may ignore; every type is tried.
+    token_type_hint: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+#[handler]
+pub async fn introspect(
+    req: &Request,
+    Data(state): Data<&AppState>,
+    form: poem::Result<Form<IntrospectionRequest>>,
+) -> Result<Json<Value>, OAuthError> {
+    let form =
+        form.map_err(|_| OAuthError::invalid_request("expected a form with a `token` parameter"))?;
+    authenticate_caller(req, state, &form).await?;
+
+    let now = state.clock.now();
+    let mut reader = state
+        .store
+        .reader()
+        .await
+        .map_err(|e| OAuthError::server_error("introspection: database unavailable", &e))?;
+    let active = resolve_access_token(&mut reader, &form.token, now)
+        .await
+        .map_err(|e| OAuthError::server_error("introspection: lookup failed", &e))?;
+    drop(reader);
+    let supports_device_id = req
+        .headers()
+        .get("x-mas-supports-device-id")
+        .is_some_and(|v| v.as_bytes() == b"1");
+    Ok(Json(match active {
+        Some(active) => describe(state, &active, now, supports_device_id),
+        None => json!({ "active": false }),
+    }))
+}
+
+/// The introspection answer for an active token: the fields Synapse reads (`active`, `scope`,
+/// `username`, `sub`, `device_id`, `expires_in`) and the usual RFC 7662 ones.
+fn describe(
+    state: &AppState,
+    active: &ActiveToken,
+    now: chrono::DateTime<chrono::Utc>,
+    supports_device_id: bool,
+) -> Value {
+    let mut scopes = active.scopes.clone();
+    let mut device_field = None;
+    if let Some(device_id) = &active.device_id {
+        let in_scopes = crate::domain::scopes::device_from_scopes(&scopes).is_some();
+        if supports_device_id {
+            device_field = Some(device_id.clone());
+        } else if !in_scopes && device_fits_in_scope(device_id) {
+            scopes.push(format!("{DEVICE_PREFIX}{device_id}"));
+        }
+    }
+    let mut body = json!({
+        "active": true,
+        "scope": with_matrix_twins(&scopes).join(" "),
+        "client_id": active.client_id,
+        "username": active.user.username,
+        "sub": active.user.id.to_string(),
+        "token_type": "access_token",
+        "iat": active.issued_at.timestamp(),
+        "nbf": active.issued_at.timestamp(),
+        "iss": state.config.http.issuer().as_str(),
+    });
+    if let Some(device_id) = device_field {
+        body["device_id"] = json!(device_id);
+    }
+    if let Some(expires_at) = active.expires_at {
+        body["exp"] = json!(expires_at.timestamp());
+        body["expires_in"] = json!((expires_at - now).num_seconds().max(0));
+    }
+    body
+}
+
+/// Synapse's shared secret as a bearer token, or a confidential client's credentials
+/// (`client_secret_basic` or `client_secret_post`). Anything else is 401.
+async fn authenticate_caller(
+    req: &Request,
+    state: &AppState,
+    form: &IntrospectionRequest,
+) -> Result<(), OAuthError> {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let credentials = match authorization {
+        Some(value) if value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer ") => {
+            let presented = value[7..].trim().as_bytes();
+            if bool::from(presented.ct_eq(state.matrix_secret.as_bytes())) {
+                return Ok(());
+            }
+            return Err(OAuthError::invalid_client("unknown bearer credential"));
+        }
+        Some(value) if value.len() > 6 && value[..6].eq_ignore_ascii_case("basic ") => {
+            basic_credentials(&value[6..])?
+        }
+        Some(_) => {
+            return Err(OAuthError::invalid_client(
+                "unsupported Authorization scheme",
+            ));
+        }
+        None => match (&form.client_id, &form.client_secret) {
+            (Some(id), Some(secret)) => (id.clone(), secret.clone()),
+            _ => {
+                return Err(OAuthError::invalid_client(
+                    "client authentication is required",
+                ));
+            }
+        },
+    };
+    let (client_id, client_secret) = credentials;
+    let Ok(client_id) = ulid::Ulid::from_string(&client_id) else {
+        return Err(OAuthError::invalid_client("unknown client"));
+    };
+    let client = {
+        let mut reader = state
+            .store
+            .reader()
+            .await
+            .map_err(|e| OAuthError::server_error("introspection: database unavailable", &e))?;
+        reader
+            .oauth2_clients()
+            .find(client_id)
+            .await
+            .map_err(|e| OAuthError::server_error("introspection: client lookup failed", &e))?
+    };
+    let stored = client
+        .and_then(|c| c.encrypted_client_secret)
+        .and_then(|encrypted| state.encrypter.decrypt_str(&encrypted).ok());
+    match stored {
+        Some(stored) if bool::from(stored.as_bytes().ct_eq(client_secret.as_bytes())) => Ok(()),
+        // RFC 7662 §2.1: public clients may not introspect; unknown clients neither.
+        _ => Err(OAuthError::invalid_client("client authentication failed")),
+    }
+}
+
+/// RFC 6749 §2.3.1: `base64(urlencode(id) ":" urlencode(secret))`.
+fn basic_credentials(encoded: &str) -> Result<(String, String), OAuthError> {
+    let bad = || OAuthError::invalid_client("malformed Basic credentials");
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(bad)
+    };
+    Ok((decode(id)?, decode(secret)?))
+}
