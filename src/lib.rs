@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod services;
 pub mod store;
 pub mod synapse;
 pub mod templates;

@@ -87,7 +87,9 @@ impl TokenType {
         let (prefix, _) = token.split_once('_').ok_or(TokenFormatError::Malformed)?;
         let token_type = TokenType::from_prefix(prefix).ok_or(TokenFormatError::UnknownPrefix)?;
         let (body, checksum) = token.rsplit_once('_').ok_or(TokenFormatError::Malformed)?;
-        let random = &body[prefix.len() + 1..];
+        let random = body
+            .get(prefix.len() + 1..)
+            .ok_or(TokenFormatError::Malformed)?;
         if random.len() != RANDOM_LEN
             || !random.bytes().all(|b| b.is_ascii_alphanumeric())
             || checksum.len() != CHECKSUM_LEN

@@ -93,6 +93,17 @@ impl AppState {
         })
     }
 
+    /// Build the state and its services (password hasher, keystore) from a checked config.
+    pub fn from_config(
+        store: Store,
+        config: RootConfig,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let passwords = crate::services::password_hasher(&config)?;
+        let keystore = crate::services::keystore(&config)?;
+        Ok(Self::new(store, config, clock, passwords, keystore)?)
+    }
+
     /// `@localpart:server_name`.
     pub fn mxid(&self, localpart: &str) -> String {
         format!("@{localpart}:{}", self.config.matrix.homeserver)
@@ -314,6 +325,8 @@ pub fn listener_routes(
     };
     let endpoint = route
         .with(body_limit::BodyLimit::new(state.config.http.max_body_size))
+        // A bug must cost one request a 500, not the connection.
+        .with(poem::middleware::CatchPanic::new())
         .data(state.clone());
     if listener.resources.contains(&Resource::Human) {
         pages::with_cookies(endpoint, &state.cookie_key)

@@ -3,6 +3,8 @@
 
 mod cli;
 mod common;
+mod compat_http;
+mod harness;
 mod password_upgrade;
 mod server;
 mod store_compat;
