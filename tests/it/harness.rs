@@ -83,7 +83,9 @@ impl TestServer {
             .expect("bind");
         let url = listeners[0].urls[0].clone();
         config.http.public_base = format!("{url}/").parse().expect("public base");
-        let clock = MockClock::default();
+        // Starts at the real time: the CLI (system clock) and this server share the job queue.
+        let real = gatehouse::domain::Clock::now(&gatehouse::domain::SystemClock).timestamp();
+        let clock = MockClock::at(chrono::DateTime::from_timestamp(real, 0).expect("now"));
         let state =
             AppState::from_config(store.clone(), config, Arc::new(clock.clone())).expect("state");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -117,8 +119,14 @@ impl TestServer {
         format!("{}{}", self.url, path)
     }
 
-    /// Run every due job now (against the read-only homeserver client).
+    /// Run every due job now. The test clock first catches up with the real one, since jobs
+    /// queued by the CLI are stamped with the real time.
     pub async fn run_jobs(&self) -> usize {
+        let real = gatehouse::domain::Clock::now(&gatehouse::domain::SystemClock);
+        let behind = real - gatehouse::domain::Clock::now(&self.clock);
+        if behind > chrono::Duration::zero() {
+            self.clock.advance(behind);
+        }
         let worker = Worker::new(
             self.store.clone(),
             self.state.synapse.clone(),
@@ -157,7 +165,7 @@ impl TestServer {
         let mut request = self
             .http
             .post(self.at("/oauth2/introspect"))
-            .bearer_auth("shared-secret-for-tests")
+            .bearer_auth(self.state.matrix_secret.as_ref())
             .form(&[("token", token), ("token_type_hint", "access_token")]);
         if device_header {
             request = request.header("X-MAS-Supports-Device-Id", "1");

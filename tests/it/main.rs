@@ -10,3 +10,5 @@ mod server;
 mod store_compat;
 mod store_jobs;
 mod store_users;
+mod synapse;
+mod synapse_e2e;
