@@ -129,3 +129,113 @@ pub async fn resolve_access_token(
     }
     Ok(Some(active))
 }
+
+/// A short-lived cache of active-token answers, so that the tokens Synapse asks about again and
+/// again cost no database lookup. Only active answers are kept (an unknown token is looked up
+/// every time). Every change this process makes that can end or narrow a token calls
+/// [`tokens_changed`], which makes every cached answer stale at once; changes made elsewhere
+/// are seen within the TTL.
+pub struct TokenCache {
+    ttl: std::time::Duration,
+    shards: Vec<std::sync::Mutex<std::collections::HashMap<[u8; 32], CachedToken>>>,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    token: ActiveToken,
+    stored: std::time::Instant,
+    epoch: u64,
+}
+
+/// Bumped after every committed change that can make a token inactive.
+static TOKENS_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Tell the cache that tokens may have ended or changed (call after the change is committed).
+pub fn tokens_changed() {
+    TOKENS_EPOCH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+const SHARDS: usize = 16;
+/// Per shard; a full shard is emptied rather than tracked entry by entry.
+const SHARD_CAPACITY: usize = 32_768;
+
+impl TokenCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            ttl,
+            shards: (0..SHARDS)
+                .map(|_| std::sync::Mutex::new(std::collections::HashMap::new()))
+                .collect(),
+        }
+    }
+
+    fn shard(
+        &self,
+        key: &[u8; 32],
+    ) -> &std::sync::Mutex<std::collections::HashMap<[u8; 32], CachedToken>> {
+        &self.shards[usize::from(key[0]) % SHARDS]
+    }
+
+    /// Like [`resolve_access_token`], answering from the cache when a fresh answer is there.
+    pub async fn resolve(
+        &self,
+        store: &crate::store::Store,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ActiveToken>, StoreError> {
+        if self.ttl.is_zero() {
+            let mut reader = store.reader().await?;
+            return resolve_access_token(&mut reader, token, now).await;
+        }
+        if TokenType::check(token).is_err() {
+            return Ok(None);
+        }
+        let key = crate::crypto::sha256(token);
+        let epoch = TOKENS_EPOCH.load(std::sync::atomic::Ordering::SeqCst);
+        {
+            let shard = self
+                .shard(&key)
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(cached) = shard.get(&key)
+                && cached.epoch == epoch
+                && cached.stored.elapsed() < self.ttl
+                && cached
+                    .token
+                    .expires_at
+                    .is_none_or(|expires_at| now < expires_at)
+            {
+                return Ok(Some(cached.token.clone()));
+            }
+        }
+        // The epoch is read before the lookup: a change committed during it makes this answer
+        // stale on arrival instead of being hidden by it.
+        let found = {
+            let mut reader = store.reader().await?;
+            resolve_access_token(&mut reader, token, now).await?
+        };
+        let mut shard = self
+            .shard(&key)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match &found {
+            Some(active) => {
+                if shard.len() >= SHARD_CAPACITY {
+                    shard.clear();
+                }
+                shard.insert(
+                    key,
+                    CachedToken {
+                        token: active.clone(),
+                        stored: std::time::Instant::now(),
+                        epoch,
+                    },
+                );
+            }
+            None => {
+                shard.remove(&key);
+            }
+        }
+        Ok(found)
+    }
+}

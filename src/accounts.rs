@@ -296,6 +296,7 @@ pub async fn lock_user(
             .await?;
     }
     repo.save().await?;
+    crate::access::tokens_changed();
     Ok(user)
 }
 
@@ -346,6 +347,7 @@ pub async fn kill_sessions(
             .push(clock, &Job::SyncDevices { user_id: user.id })
             .await?;
         repo.save().await?;
+        crate::access::tokens_changed();
     }
     Ok(sessions)
 }

@@ -54,9 +54,11 @@ pub async fn start(
         .refreshable
         .map(|_| TokenType::CompatRefreshToken.generate(rng));
     let mut repo = store.repo().await?;
+    let mut replaced = false;
     for mut previous in repo.compat().active_sessions(user.id).await? {
         if previous.device_id.as_deref() == Some(request.device_id.as_str()) {
             repo.compat().finish_session(&mut previous, now).await?;
+            replaced = true;
         }
     }
     let session = CompatSession {
@@ -94,6 +96,9 @@ pub async fn start(
             .await?;
     }
     repo.save().await?;
+    if replaced {
+        crate::access::tokens_changed();
+    }
     Ok(StartedSession {
         session,
         access_token,
@@ -168,6 +173,7 @@ pub async fn refresh(
         )
         .await?;
     repo.save().await?;
+    crate::access::tokens_changed();
     Ok((
         StartedSession {
             session,
@@ -201,6 +207,7 @@ pub async fn finish(
         )
         .await?;
     repo.save().await?;
+    crate::access::tokens_changed();
     Ok(Some(session))
 }
 
@@ -219,5 +226,6 @@ pub async fn finish_all(
         .push(clock, &Job::SyncDevices { user_id })
         .await?;
     repo.save().await?;
+    crate::access::tokens_changed();
     Ok(finished)
 }

@@ -245,6 +245,12 @@ pub struct ExperimentalConfig {
     pub access_token_ttl: u64,
     /// Lifetime of expiring compatibility access tokens, in seconds.
     pub compat_token_ttl: u64,
+    /// Gatehouse extension: how long (seconds) an introspection answer for an active token is
+    /// reused without a database lookup; 0 turns the cache off. Changes made through this
+    /// server (logout, lock, …) take effect at once; changes made by another process (a
+    /// `gatehouse manage` command, another replica) within this many seconds.
+    #[serde(default = "default_introspection_cache_ttl")]
+    pub introspection_cache_ttl: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inactive_session_expiration: Option<InactiveSessionExpirationConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -260,6 +266,7 @@ impl Default for ExperimentalConfig {
         Self {
             access_token_ttl: 300,
             compat_token_ttl: 300,
+            introspection_cache_ttl: default_introspection_cache_ttl(),
             inactive_session_expiration: None,
             plan_management_iframe_uri: None,
             session_limit: None,
@@ -282,4 +289,8 @@ pub struct InactiveSessionExpirationConfig {
 
 fn default_true() -> bool {
     true
+}
+
+fn default_introspection_cache_ttl() -> u64 {
+    10
 }

@@ -327,7 +327,7 @@ fn validate_scheme(scheme: &PasswordScheme) -> Result<(), PasswordError> {
         PasswordAlgorithm::Bcrypt { cost } if !(4..=31).contains(&cost) => Err(invalid(format!(
             "bcrypt cost must be between 4 and 31, got {cost}"
         ))),
-        PasswordAlgorithm::Argon2id => argon2_for(scheme).map(|_| ()),
+        PasswordAlgorithm::Argon2id => argon2_for(scheme, Params::default()).map(|_| ()),
         _ => Ok(()),
     }
 }
@@ -351,19 +351,113 @@ fn peppered(scheme: &PasswordScheme, password: &str) -> Vec<u8> {
     bytes
 }
 
-fn argon2_for(scheme: &PasswordScheme) -> Result<Argon2<'_>, PasswordError> {
+fn argon2_for(scheme: &PasswordScheme, params: Params) -> Result<Argon2<'_>, PasswordError> {
     match &scheme.pepper {
-        Some(pepper) => Argon2::new_with_secret(
-            pepper,
-            Algorithm::Argon2id,
-            Version::V0x13,
-            Params::default(),
+        Some(pepper) => {
+            Argon2::new_with_secret(pepper, Algorithm::Argon2id, Version::V0x13, params).map_err(
+                |e| PasswordError::InvalidScheme {
+                    version: scheme.version,
+                    reason: format!("argon2 pepper rejected: {e}"),
+                },
+            )
+        }
+        None => Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)),
+    }
+}
+
+/// Argon2 working memory (19 MiB with the default parameters), reused across hashes. Hashing
+/// runs behind a semaphore, so at most that many buffers exist; allocating a fresh 19 MiB per
+/// hash instead leaves the allocator holding hundreds of MiB after a burst of logins.
+static ARGON2_MEMORY: std::sync::Mutex<Vec<Vec<argon2::Block>>> = std::sync::Mutex::new(Vec::new());
+
+fn with_argon2_memory<T>(blocks: usize, work: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
+    let reused = ARGON2_MEMORY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .pop();
+    let mut memory = match reused {
+        Some(memory) if memory.len() >= blocks => memory,
+        _ => vec![argon2::Block::default(); blocks],
+    };
+    let result = work(&mut memory[..blocks]);
+    let mut pool = ARGON2_MEMORY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if pool.len() < std::thread::available_parallelism().map_or(1, usize::from) {
+        pool.push(memory);
+    }
+    result
+}
+
+/// The PHC string `$argon2id$v=19$m=…,t=…,p=…$salt$hash`, as `PasswordHasher::hash_password`
+/// makes it, but computed in reused memory.
+fn argon2_hash(scheme: &PasswordScheme, password: &str) -> Result<String, PasswordError> {
+    let hashing = |e: &dyn fmt::Display| PasswordError::Hashing(e.to_string());
+    let params = Params::default();
+    let argon2 = argon2_for(scheme, params.clone())?;
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt.decode_b64(&mut salt_bytes).map_err(|e| hashing(&e))?;
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    with_argon2_memory(params.block_count(), |memory| {
+        argon2.hash_password_into_with_memory(
+            &normalized(scheme, password),
+            salt_raw,
+            &mut output,
+            memory,
         )
-        .map_err(|e| PasswordError::InvalidScheme {
-            version: scheme.version,
-            reason: format!("argon2 pepper rejected: {e}"),
-        }),
-        None => Ok(Argon2::default()),
+    })
+    .map_err(|e| hashing(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: (&params).try_into().map_err(|e| hashing(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(argon2::password_hash::Output::new(&output).map_err(|e| hashing(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+fn argon2_verify(
+    scheme: &PasswordScheme,
+    hashed: &str,
+    password: &str,
+) -> Result<(), PasswordError> {
+    use subtle::ConstantTimeEq;
+    let parsed = parse_phc(hashed)?;
+    let malformed = |what: &str| PasswordError::MalformedHash(format!("argon2 hash: {what}"));
+    if parsed.algorithm != Algorithm::Argon2id.ident() {
+        return Err(malformed("not argon2id"));
+    }
+    let expected = parsed.hash.ok_or_else(|| malformed("no hash"))?;
+    let salt = parsed.salt.ok_or_else(|| malformed("no salt"))?;
+    let params = Params::try_from(&parsed).map_err(|e| malformed(&e.to_string()))?;
+    let params = Params::new(
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        Some(expected.len()),
+    )
+    .map_err(|e| malformed(&e.to_string()))?;
+    let argon2 = argon2_for(scheme, params.clone())?;
+    let mut salt_bytes = [0u8; 64];
+    let salt_raw = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| malformed(&e.to_string()))?;
+    let mut output = vec![0u8; expected.len()];
+    with_argon2_memory(params.block_count(), |memory| {
+        argon2.hash_password_into_with_memory(
+            &normalized(scheme, password),
+            salt_raw,
+            &mut output,
+            memory,
+        )
+    })
+    .map_err(|e| PasswordError::Hashing(e.to_string()))?;
+    if bool::from(output.as_slice().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(PasswordError::Mismatch)
     }
 }
 
@@ -371,13 +465,7 @@ fn hash_with(scheme: &PasswordScheme, password: &str) -> Result<String, Password
     use argon2::password_hash::PasswordHasher as _;
 
     match scheme.algorithm {
-        PasswordAlgorithm::Argon2id => {
-            let salt = SaltString::generate(&mut OsRng);
-            let hash = argon2_for(scheme)?
-                .hash_password(&normalized(scheme, password), &salt)
-                .map_err(|e| PasswordError::Hashing(e.to_string()))?;
-            Ok(hash.to_string())
-        }
+        PasswordAlgorithm::Argon2id => argon2_hash(scheme, password),
         // The truncating `hash` matches what Synapse/python-bcrypt produced for >72-byte inputs.
         PasswordAlgorithm::Bcrypt { cost } => bcrypt::hash(peppered(scheme, password), cost)
             .map_err(|e| PasswordError::Hashing(e.to_string())),
@@ -393,10 +481,7 @@ fn hash_with(scheme: &PasswordScheme, password: &str) -> Result<String, Password
 
 fn verify_with(scheme: &PasswordScheme, hashed: &str, password: &str) -> Result<(), PasswordError> {
     match scheme.algorithm {
-        PasswordAlgorithm::Argon2id => {
-            let parsed = parse_phc(hashed)?;
-            phc_result(argon2_for(scheme)?.verify_password(&normalized(scheme, password), &parsed))
-        }
+        PasswordAlgorithm::Argon2id => argon2_verify(scheme, hashed, password),
         PasswordAlgorithm::Bcrypt { .. } => {
             // The cost of an existing hash is read from the hash itself, not from the scheme.
             match bcrypt::verify(peppered(scheme, password), hashed) {
@@ -721,5 +806,30 @@ mod tests {
         assert!(!debug.contains("s3cret"), "{debug}");
         // Vec<u8> Debug would print bytes, not text: check those too.
         assert!(!debug.contains("115, 51"), "{debug}");
+    }
+
+    #[tokio::test]
+    async fn argon2_in_reused_memory_matches_the_standard_phc_encoding() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let scheme = PasswordScheme {
+            version: 1,
+            algorithm: PasswordAlgorithm::Argon2id,
+            pepper: None,
+            unicode_normalization: false,
+        };
+        let hasher = PasswordHasher::new(vec![scheme], 0).expect("hasher");
+        // Ours verifies with the argon2 crate's own verifier…
+        let (_, ours) = hasher.hash("hunter2 hunter2").await.expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("PHC string");
+        assert!(Argon2::default().verify_password(b"hunter2 hunter2", &parsed).is_ok());
+        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        // …and a hash made the standard way (as MAS makes them) verifies with ours.
+        let salt = SaltString::generate(&mut OsRng);
+        let standard = Argon2::default()
+            .hash_password(b"from elsewhere", &salt)
+            .expect("standard hash")
+            .to_string();
+        hasher.verify(1, &standard, "from elsewhere").await.expect("verifies");
+        assert!(matches!(hasher.verify(1, &standard, "wrong").await, Err(PasswordError::Mismatch)));
     }
 }

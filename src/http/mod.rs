@@ -44,6 +44,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     pub trusted_proxies: Arc<[client_ip::Network]>,
     pub templates: Arc<crate::templates::Templates>,
+    /// Recent active-token answers (`experimental.introspection_cache_ttl`).
+    pub token_cache: Arc<crate::access::TokenCache>,
     /// Encrypts the pages' cookies; derived from `secrets.encryption`.
     pub cookie_key: Arc<[u8; 32]>,
 }
@@ -87,6 +89,9 @@ impl AppState {
             limits: Arc::new(Limits::new(&config.rate_limiting)),
             trusted_proxies: client_ip::parse_networks(&config.http.trusted_proxies).into(),
             templates: Arc::new(crate::templates::Templates::new()?),
+            token_cache: Arc::new(crate::access::TokenCache::new(
+                std::time::Duration::from_secs(config.experimental.introspection_cache_ttl),
+            )),
             cookie_key: Arc::new(encryption_key),
             config: Arc::new(config),
             clock,

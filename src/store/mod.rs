@@ -101,6 +101,9 @@ impl Default for PoolSettings {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite allows one writer at a time. Queueing writers here, in order, is much faster than
+    /// letting them collide on the database lock and back off in SQLite's busy handler.
+    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 static INSTALL_DRIVERS: Once = Once::new();
@@ -129,7 +132,11 @@ impl Store {
             });
         }
         let pool = options.connect(url).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -164,13 +171,22 @@ impl Store {
 
     /// Begin a read-write unit of work.
     pub async fn repo(&self) -> Result<Repo, StoreError> {
-        let tx = match self.backend {
-            // Take SQLite's write lock up front: a deferred transaction that reads and then writes
-            // fails with SQLITE_BUSY instead of waiting when another writer got there first.
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(Repo { tx })
+        match self.backend {
+            Backend::Sqlite => {
+                let writer = self.sqlite_writer.clone().lock_owned().await;
+                // Take SQLite's write lock up front: a deferred transaction that reads and then
+                // writes fails with SQLITE_BUSY when another process's writer got there first.
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(Repo {
+                    tx,
+                    _writer: Some(writer),
+                })
+            }
+            Backend::Postgres => Ok(Repo {
+                tx: self.pool.begin().await?,
+                _writer: None,
+            }),
+        }
     }
 
     /// A connection for reads that need no transaction (lookups on hot paths).
@@ -190,9 +206,11 @@ impl Store {
     }
 }
 
-/// One transaction and the repositories that work inside it.
+/// One transaction and the repositories that work inside it. Do not open a second `Repo` while
+/// holding one: on SQLite the second waits for the first.
 pub struct Repo {
     tx: Transaction<'static, Any>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 /// A pooled connection for reads outside a transaction.

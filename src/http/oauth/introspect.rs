@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::OAuthError;
 use crate::{
-    access::{ActiveToken, resolve_access_token},
+    access::ActiveToken,
     domain::scopes::{DEVICE_PREFIX, device_fits_in_scope, with_matrix_twins},
     http::AppState,
 };
@@ -43,15 +43,11 @@ pub async fn introspect(
     authenticate_caller(req, state, &form).await?;
 
     let now = state.clock.now();
-    let mut reader = state
-        .store
-        .reader()
-        .await
-        .map_err(|e| OAuthError::server_error("introspection: database unavailable", &e))?;
-    let active = resolve_access_token(&mut reader, &form.token, now)
+    let active = state
+        .token_cache
+        .resolve(&state.store, &form.token, now)
         .await
         .map_err(|e| OAuthError::server_error("introspection: lookup failed", &e))?;
-    drop(reader);
     let supports_device_id = req
         .headers()
         .get("x-mas-supports-device-id")

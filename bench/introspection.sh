@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Token introspection and compat password login under load, on SQLite and PostgreSQL.
+# Prints figures; asserts nothing. Needs wrk (Debian package `wrk`; installed when missing and
+# root). PostgreSQL: GATEHOUSE_TEST_POSTGRES_URL, or a throwaway cluster is started.
+#
+#   bench/introspection.sh [sqlite|postgres|both]     (default both)
+#
+# Knobs (environment): TOKENS=100000 DURATION=20 CONNECTIONS=64 LOGIN_CONNECTIONS=16
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which_db=${1:-both}
+TOKENS=${TOKENS:-100000}
+DURATION=${DURATION:-20}
+CONNECTIONS=${CONNECTIONS:-64}
+LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-16}
+PASSWORD=bench-password-not-secret
+SHARED_SECRET=bench-shared-secret
+export PASSWORD SHARED_SECRET
+
+command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk" >&2; exit 1; }
+cargo build --release --locked --quiet --bin gatehouse --example seed_compat_tokens
+bin=$PWD/target/release/gatehouse
+seed=$PWD/target/release/examples/seed_compat_tokens
+work=$(mktemp -d)
+server=
+cleanup() {
+    [ -n "$server" ] && kill "$server" 2>/dev/null || true
+    rm -rf "$work"
+    type gatehouse_pg_stop >/dev/null 2>&1 && gatehouse_pg_stop
+    true
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+result() { grep '^RESULT' | sed 's/^RESULT //'; }
+
+run_one() {
+    local backend=$1 db_url config_uri dir=$work/$1
+    mkdir -p "$dir"
+    case $backend in
+        sqlite)
+            db_url="sqlite://$dir/gatehouse.db?mode=rwc"
+            config_uri="sqlite://$dir/gatehouse.db" ;;
+        postgres)
+            if [ -z "${GATEHOUSE_TEST_POSTGRES_URL:-}" ]; then
+                # shellcheck source=scripts/throwaway-postgres.sh
+                source scripts/throwaway-postgres.sh
+                gatehouse_pg_start
+            fi
+            local name="gatehouse_bench_$RANDOM$RANDOM"
+            psql "$GATEHOUSE_TEST_POSTGRES_URL" -qc "CREATE DATABASE $name" >/dev/null
+            db_url="${GATEHOUSE_TEST_POSTGRES_URL%/*}/$name"
+            config_uri=$db_url ;;
+    esac
+    "$seed" "$db_url" "$TOKENS" "$dir/tokens.txt" "$PASSWORD"
+    local port
+    port=$(free_port)
+    "$bin" config generate > "$dir/base.yaml"
+    cat > "$dir/bench.yaml" <<YAML
+database:
+  uri: "$config_uri"
+  max_connections: 8
+matrix:
+  kind: synapse_read_only
+  secret: $SHARED_SECRET
+  endpoint: http://127.0.0.1:9/
+rate_limiting:
+  login:
+    per_ip: {burst: 1000000, per_second: 1000000}
+    per_account: {burst: 1000000, per_second: 1000000}
+YAML
+    python3 - "$dir/base.yaml" "$port" <<'PY'
+import sys
+path, port = sys.argv[1], sys.argv[2]
+text = open(path).read()
+# Replace the generated listeners with one loopback listener for the benchmark.
+lines = text.split("\n")
+out, skipping = [], False
+for line in lines:
+    if line.startswith("  listeners:"):
+        out.append("  listeners:")
+        out.append("  - name: bench")
+        out.append("    resources: [{name: oauth}, {name: compat}, {name: health}]")
+        out.append(f"    binds: [{{address: '127.0.0.1:{port}'}}]")
+        skipping = True
+        continue
+    if skipping and (line.startswith("  - ") or line.startswith("    ")):
+        continue
+    skipping = False
+    out.append(line)
+open(path, "w").write("\n".join(out))
+PY
+    RUST_LOG=warn "$bin" -c "$dir/base.yaml" -c "$dir/bench.yaml" server --no-worker >"$dir/server.log" 2>&1 &
+    server=$!
+    until curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null; do
+        kill -0 "$server" 2>/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+        sleep 0.05
+    done
+    local url="http://127.0.0.1:$port"
+    TOKENS_FILE=$dir/tokens.txt wrk -t2 -c"$CONNECTIONS" -d3s -s bench/introspect.lua "$url" >/dev/null
+    local introspection
+    introspection=$(TOKENS_FILE=$dir/tokens.txt wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/introspect.lua "$url" | result)
+    local idle_rss
+    idle_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
+    # Logins alone, then logins with introspection traffic at the same time.
+    local logins both_logins both_introspection
+    logins=$(USERS=$TOKENS wrk -t1 -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s bench/login.lua "$url" | result)
+    TOKENS_FILE=$dir/tokens.txt wrk -t1 -c32 -d"${DURATION}s" -s bench/introspect.lua "$url" | result >"$dir/both-introspection" &
+    local other=$!
+    both_logins=$(USERS=$TOKENS wrk -t1 -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s bench/login.lua "$url" | result)
+    wait "$other"
+    both_introspection=$(cat "$dir/both-introspection")
+    local rss hwm
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
+    hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$server/status")
+    kill "$server"; wait "$server" 2>/dev/null || true; server=
+    echo "== $backend: $TOKENS tokens, $(nproc) cores, ${DURATION}s runs"
+    echo "introspection, $CONNECTIONS connections:        $introspection"
+    echo "compat logins (argon2id), $LOGIN_CONNECTIONS connections: $logins"
+    echo "  logins while introspecting:            $both_logins"
+    echo "  introspection (32 conns) during logins: $both_introspection"
+    echo "server RSS: after introspection $((idle_rss / 1024)) MiB, after logins $((rss / 1024)) MiB, peak $((hwm / 1024)) MiB"
+}
+
+case $which_db in
+    sqlite|postgres) run_one "$which_db" ;;
+    both) run_one sqlite; run_one postgres ;;
+    *) echo "usage: bench/introspection.sh [sqlite|postgres|both]" >&2; exit 2 ;;
+esac
