@@ -6,6 +6,7 @@ mod config;
 mod database;
 mod embedded;
 mod manage;
+mod openapi;
 mod server;
 mod setup;
 
@@ -64,6 +65,9 @@ enum Command {
     /// Administrative actions on users, sessions and tokens.
     #[command(subcommand)]
     Manage(manage::ManageCommand),
+    /// The admin API's OpenAPI document.
+    #[command(subcommand, hide = true)]
+    Openapi(openapi::OpenApiCommand),
 }
 
 /// Parse the command line, run the command, and turn its outcome into an exit code.
@@ -118,6 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Config(command)) => config::run(&sources, command).await,
         Some(Command::Database(command)) => database::run(&sources, command).await,
         Some(Command::Manage(command)) => manage::run(&sources, command).await,
+        Some(Command::Openapi(command)) => openapi::run(command),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The poem application. Each configured listener binds its sockets and serves the resources
 //! named in `http.listeners[].resources`; one module per surface.
 
+pub mod admin;
 pub mod health;
 mod logging;
 
@@ -214,6 +215,9 @@ pub fn listener_routes(
     if listener.resources.contains(&Resource::Health) {
         route = route.at("/health", health::health);
     }
+    if listener.resources.contains(&Resource::AdminApi) {
+        route = route.nest("/api", admin::routes());
+    }
     let route = match listener.prefix.as_deref() {
         Some(prefix) if prefix != "/" => Route::new().nest(prefix, route),
         _ => route,
@@ -222,7 +226,7 @@ pub fn listener_routes(
 }
 
 /// Resources this build serves; `server` warns about configured resources not in this list.
-pub const SERVED_RESOURCES: &[&str] = &["health"];
+pub const SERVED_RESOURCES: &[&str] = &["health", "adminapi"];
 
 /// Serve every bound listener until `shutdown` resolves, then let in-flight requests finish
 /// (up to `grace`).

@@ -1,8 +1,10 @@
 //! Integration tests: one binary (so the large dependency tree is linked once), one module per
 //! area. Every storage test runs on SQLite and on PostgreSQL; see `common`.
 
+mod admin;
 mod cli;
 mod common;
+mod openapi;
 mod password_upgrade;
 mod server;
 mod store_compat;

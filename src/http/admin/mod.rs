@@ -1,0 +1,114 @@
+//! The admin REST API (`/api/admin/v1`, the `adminapi` resource): MAS's operations and shapes,
+//! described by OpenAPI (poem-openapi), plus Gatehouse's additions. One file per operation,
+//! under a folder per resource, so an endpoint is found by its path.
+
+pub mod auth;
+pub mod error;
+pub mod pagination;
+mod site_config;
+pub mod users;
+mod version;
+
+use std::collections::HashMap;
+
+use poem::{
+    EndpointExt, IntoEndpoint, Route,
+    endpoint::BoxEndpoint,
+    http::{Method, header},
+};
+use poem_openapi::{
+    OpenApi, OpenApiService, Tags,
+    registry::{MetaApi, MetaPath, Registry},
+};
+
+/// Where the API is mounted; links in answers start with it.
+pub const BASE_PATH: &str = "/api/admin/v1";
+
+/// Groups of operations in the spec.
+#[derive(Tags)]
+pub enum AdminTag {
+    /// Server information.
+    Server,
+    /// User accounts.
+    User,
+}
+
+fn apis() -> impl OpenApi {
+    MergedPaths(((site_config::Api, version::Api), users::apis()))
+}
+
+/// One path item per path. With one `#[OpenApi]` struct per operation, `GET /users` and
+/// `POST /users` come from two structs, and poem-openapi would write the path twice (a JSON
+/// object with a duplicate key, of which readers keep only the last).
+struct MergedPaths<T>(T);
+
+impl<T: OpenApi> OpenApi for MergedPaths<T> {
+    fn meta() -> Vec<MetaApi> {
+        let mut paths: Vec<MetaPath> = Vec::new();
+        for path in T::meta().into_iter().flat_map(|api| api.paths) {
+            match paths.iter_mut().find(|known| known.path == path.path) {
+                Some(known) => known.operations.extend(path.operations),
+                None => paths.push(path),
+            }
+        }
+        vec![MetaApi { paths }]
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn add_routes(self, route_table: &mut HashMap<String, HashMap<Method, BoxEndpoint<'static>>>) {
+        self.0.add_routes(route_table);
+    }
+}
+
+/// The OpenAPI service, independent of any configuration (so the spec can be checked in).
+pub fn service() -> OpenApiService<impl OpenApi, ()> {
+    OpenApiService::new(apis(), "Gatehouse admin API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Manage the users, sessions and tokens of a Gatehouse (Matrix authentication service) \
+             deployment. The operations and shapes follow the Matrix Authentication Service admin \
+             API; every call needs `Authorization: Bearer <token>` with a token that carries the \
+             `urn:mas:admin` scope.",
+        )
+        .server(BASE_PATH)
+}
+
+/// The OpenAPI document as checked in at `openapi/admin-v1.json`.
+pub fn spec_json() -> String {
+    let mut json = service().spec();
+    json.push('\n');
+    json
+}
+
+/// `/api/admin/v1/…`, `/api/spec.json` and `/api/doc/` (Swagger UI), to nest under `/api`.
+pub fn routes() -> Route {
+    let service = service();
+    let spec = service.spec_endpoint();
+    let ui = service.swagger_ui();
+    let api = service
+        .into_endpoint()
+        // Several operations take an optional JSON body (MAS's shapes); a bodiless POST
+        // without a content type means "no body", not a 400.
+        .before(|mut req: poem::Request| async move {
+            if !req.headers().contains_key(header::CONTENT_TYPE) {
+                req.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("application/json"),
+                );
+            }
+            Ok(req)
+        })
+        .catch_all_error(|error: poem::Error| async move {
+            if error.is_from_response() {
+                error.into_response()
+            } else {
+                error::AdminError::from_poem(&error)
+            }
+        });
+    Route::new()
+        .nest("/admin/v1", api)
+        .at("/spec.json", spec)
+        .nest("/doc", ui)
+}
