@@ -29,6 +29,10 @@ pub enum AccountError {
     InvalidUsername(#[from] UsernameError),
     #[error(transparent)]
     InvalidEmail(#[from] InvalidEmail),
+    #[error("user email ID {0} not found")]
+    UnknownEmail(ulid::Ulid),
+    #[error("compatibility session ID {0} not found")]
+    UnknownCompatSession(ulid::Ulid),
     #[error("{0:?} is already an email address of this user")]
     DuplicateEmail(String),
     #[error("invalid device ID {0:?}: it must be 1 to 255 characters without control characters")]
@@ -257,6 +261,62 @@ pub async fn add_email(
         .await?;
     repo.save().await?;
     Ok(added)
+}
+
+/// Detach an address and queue the homeserver update.
+pub async fn remove_email(
+    store: &Store,
+    clock: &dyn Clock,
+    id: ulid::Ulid,
+) -> Result<UserEmail, AccountError> {
+    let mut repo = store.repo().await?;
+    let email = repo
+        .emails()
+        .find(id)
+        .await?
+        .ok_or(AccountError::UnknownEmail(id))?;
+    repo.emails().remove(id).await?;
+    repo.jobs()
+        .push(
+            clock,
+            &Job::ProvisionUser {
+                user_id: email.user_id,
+                set_displayname: None,
+            },
+        )
+        .await?;
+    repo.save().await?;
+    Ok(email)
+}
+
+/// End one compatibility session (its device goes away in the homeserver). Finishing a
+/// finished session changes nothing.
+pub async fn finish_compat_session(
+    store: &Store,
+    clock: &dyn Clock,
+    id: ulid::Ulid,
+) -> Result<CompatSession, AccountError> {
+    let mut repo = store.repo().await?;
+    let mut session = repo
+        .compat()
+        .find_session(id)
+        .await?
+        .ok_or(AccountError::UnknownCompatSession(id))?;
+    if !session.is_finished() {
+        repo.compat()
+            .finish_session(&mut session, clock.now())
+            .await?;
+        repo.jobs()
+            .push(
+                clock,
+                &Job::SyncDevices {
+                    user_id: session.user_id,
+                },
+            )
+            .await?;
+        repo.save().await?;
+    }
+    Ok(session)
 }
 
 pub async fn set_admin(store: &Store, username: &str, admin: bool) -> Result<User, AccountError> {

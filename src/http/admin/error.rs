@@ -132,7 +132,9 @@ impl From<StoreError> for AdminError {
 impl From<AccountError> for AdminError {
     fn from(error: AccountError) -> Self {
         match error {
-            AccountError::UnknownUser(_) => Self::not_found(error.to_string()),
+            AccountError::UnknownUser(_)
+            | AccountError::UnknownEmail(_)
+            | AccountError::UnknownCompatSession(_) => Self::not_found(error.to_string()),
             AccountError::UsernameTaken(_) | AccountError::DuplicateEmail(_) => {
                 Self::conflict(error.to_string())
             }

@@ -3,9 +3,11 @@
 //! under a folder per resource, so an endpoint is found by its path.
 
 pub mod auth;
+mod compat_sessions;
 pub mod error;
 pub mod pagination;
 mod site_config;
+mod user_emails;
 pub mod users;
 mod version;
 
@@ -31,10 +33,19 @@ pub enum AdminTag {
     Server,
     /// User accounts.
     User,
+    /// Users' email addresses.
+    UserEmail,
+    /// Sessions from the legacy Matrix login (devices).
+    CompatSession,
 }
 
 fn apis() -> impl OpenApi {
-    MergedPaths(((site_config::Api, version::Api), users::apis()))
+    MergedPaths((
+        (site_config::Api, version::Api),
+        users::apis(),
+        user_emails::apis(),
+        compat_sessions::apis(),
+    ))
 }
 
 /// One path item per path. With one `#[OpenApi]` struct per operation, `GET /users` and

@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod emails_and_sessions;
 mod users;
 
 use std::sync::Arc;
@@ -160,7 +161,6 @@ impl Admin {
             .await
     }
 
-    #[allow(dead_code)]
     pub async fn delete(&self, path: &str) -> (u16, Value) {
         self.call_as(Some(&self.token.clone()), Method::DELETE, path, None)
             .await
