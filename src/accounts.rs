@@ -319,6 +319,29 @@ pub async fn finish_compat_session(
     Ok(session)
 }
 
+/// Set (`Some`) or clear (`None`, sent as an empty name) the user's display name in the
+/// homeserver. Gatehouse keeps no profile: the provisioning job carries the name.
+pub async fn set_display_name(
+    store: &Store,
+    clock: &dyn Clock,
+    username: &str,
+    display_name: Option<String>,
+) -> Result<User, AccountError> {
+    let mut repo = store.repo().await?;
+    let user = find_user(&mut repo, username).await?;
+    repo.jobs()
+        .push(
+            clock,
+            &Job::ProvisionUser {
+                user_id: user.id,
+                set_displayname: Some(display_name.unwrap_or_default()),
+            },
+        )
+        .await?;
+    repo.save().await?;
+    Ok(user)
+}
+
 pub async fn set_admin(store: &Store, username: &str, admin: bool) -> Result<User, AccountError> {
     let mut repo = store.repo().await?;
     let mut user = find_user(&mut repo, username).await?;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod health;
 mod logging;
+pub mod synapse_admin;
 
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
@@ -216,7 +217,9 @@ pub fn listener_routes(
         route = route.at("/health", health::health);
     }
     if listener.resources.contains(&Resource::AdminApi) {
-        route = route.nest("/api", admin::routes());
+        route = route
+            .nest("/api", admin::routes())
+            .nest("/_synapse/admin", synapse_admin::routes());
     }
     let route = match listener.prefix.as_deref() {
         Some(prefix) if prefix != "/" => Route::new().nest(prefix, route),

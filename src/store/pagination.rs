@@ -199,6 +199,29 @@ pub(crate) async fn fetch_page<T>(
     Ok(page)
 }
 
+/// Offset pagination, for APIs that define it (Synapse's admin API). Costs grow with `offset`.
+pub(crate) async fn fetch_offset<T>(
+    conn: Conn<'_>,
+    select: &str,
+    order_by: &str,
+    conditions: Conditions,
+    offset: u64,
+    limit: u64,
+    map: impl Fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let sql = format!(
+        "{select}{} ORDER BY {order_by} LIMIT {limit} OFFSET {offset}",
+        conditions.where_sql()
+    );
+    conditions
+        .bind(sqlx::query(AssertSqlSafe(sql)))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(map)
+        .collect()
+}
+
 /// How many rows match. `from` is `FROM <table> <alias>`.
 pub(crate) async fn count(
     conn: Conn<'_>,

@@ -7,7 +7,7 @@ use ulid::Ulid;
 use super::{
     Conn, StoreError,
     codec::{flag, get_flag, get_opt_time, get_time, get_ulid, ms, opt_ms},
-    pagination::{Conditions, Page, Pagination, count, fetch_page, like_escape},
+    pagination::{Conditions, Page, Pagination, count, fetch_offset, fetch_page, like_escape},
 };
 use crate::domain::users::User;
 
@@ -85,6 +85,44 @@ impl UserFilter {
                 "EXISTS (SELECT 1 FROM oauth2_sessions s WHERE s.user_id = u.user_id AND s.finished_at IS NULL AND s.oauth2_client_id = {})",
                 client.to_string(),
             );
+        }
+        c
+    }
+}
+
+/// The user list of Synapse's admin API (`GET /_synapse/admin/v2/users`): offset pagination,
+/// ordered by username or creation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SynapseUserQuery {
+    /// Substring of the username.
+    pub name: Option<String>,
+    pub include_guests: bool,
+    pub include_deactivated: bool,
+    pub include_locked: bool,
+    /// Order by creation instead of username.
+    pub by_creation: bool,
+    pub descending: bool,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl SynapseUserQuery {
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        if let Some(name) = &self.name {
+            c.text(
+                "u.username LIKE {} ESCAPE '\\'",
+                format!("%{}%", like_escape(name)),
+            );
+        }
+        if !self.include_guests {
+            c.push("u.is_guest = 0");
+        }
+        if !self.include_deactivated {
+            c.push("u.deactivated_at IS NULL");
+        }
+        if !self.include_locked {
+            c.push("u.locked_at IS NULL");
         }
         c
     }
@@ -196,6 +234,32 @@ impl<'c> UserRepo<'c> {
             user_from_row,
         )
         .await
+    }
+
+    /// A page of Synapse's user list and the total matching.
+    pub async fn list_synapse(
+        &mut self,
+        query: &SynapseUserQuery,
+    ) -> Result<(Vec<User>, u64), StoreError> {
+        let conditions = query.conditions();
+        let total = count(self.conn, "FROM users u", &conditions).await?;
+        let column = if query.by_creation {
+            "u.user_id"
+        } else {
+            "u.username"
+        };
+        let direction = if query.descending { "DESC" } else { "ASC" };
+        let page = fetch_offset(
+            self.conn,
+            &format!("SELECT {LIST_COLUMNS} FROM users u"),
+            &format!("{column} {direction}"),
+            conditions,
+            query.offset,
+            query.limit,
+            user_from_row,
+        )
+        .await?;
+        Ok((page, total))
     }
 
     /// How many users match `filter`.

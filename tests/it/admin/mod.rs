@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod emails_and_sessions;
+mod synapse_admin;
 mod users;
 
 use std::sync::Arc;
