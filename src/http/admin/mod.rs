@@ -86,18 +86,58 @@ pub fn service() -> OpenApiService<impl OpenApi, ()> {
         .server(BASE_PATH)
 }
 
-/// The OpenAPI document as checked in at `openapi/admin-v1.json`.
+/// The OpenAPI document as served at `/api/spec.json` and checked in at
+/// `openapi/admin-v1.json`.
 pub fn spec_json() -> String {
-    let mut json = service().spec();
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&service().spec()).unwrap_or(serde_json::Value::Null);
+    mark_nullable(&mut spec);
+    let mut json = serde_json::to_string_pretty(&spec).unwrap_or_default();
     json.push('\n');
     json
+}
+
+/// Answers carry optional attributes as `null` (`"locked_at": null`, as MAS does), which an
+/// OpenAPI 3.0 schema must declare with `nullable`; poem-openapi only marks them not required.
+fn mark_nullable(spec: &mut serde_json::Value) {
+    let Some(schemas) = spec
+        .pointer_mut("/components/schemas")
+        .and_then(|schemas| schemas.as_object_mut())
+    else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        let required: Vec<String> = schema["required"]
+            .as_array()
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|name| name.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some(properties) = schema
+            .get_mut("properties")
+            .and_then(|properties| properties.as_object_mut())
+        else {
+            continue;
+        };
+        for (name, property) in properties.iter_mut() {
+            // `nullable` beside a `$ref` is ignored in 3.0; those fields are left out when empty.
+            if !required.contains(name) && property.get("$ref").is_none() {
+                property["nullable"] = serde_json::Value::Bool(true);
+            }
+        }
+    }
 }
 
 /// `/api/admin/v1/…`, `/api/spec.json` and `/api/doc/` (Swagger UI), to nest under `/api`.
 pub fn routes() -> Route {
     let service = service();
-    let spec = service.spec_endpoint();
     let ui = service.swagger_ui();
+    let spec = poem::endpoint::make_sync(|_| {
+        poem::IntoResponse::with_content_type(spec_json(), "application/json")
+    });
     let api = service
         .into_endpoint()
         // Several operations take an optional JSON body (MAS's shapes); a bodiless POST
