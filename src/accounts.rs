@@ -12,6 +12,7 @@ use crate::{
         emails::{InvalidEmail, UserEmail, validate_email},
         ids::new_id,
         jobs::Job,
+        personal::{PersonalAccessToken, PersonalSession},
         tokens::TokenType,
         users::{User, UsernameError, validate_username},
     },
@@ -28,10 +29,20 @@ pub enum AccountError {
     InvalidUsername(#[from] UsernameError),
     #[error(transparent)]
     InvalidEmail(#[from] InvalidEmail),
+    #[error("user email ID {0} not found")]
+    UnknownEmail(ulid::Ulid),
+    #[error("compatibility session ID {0} not found")]
+    UnknownCompatSession(ulid::Ulid),
     #[error("{0:?} is already an email address of this user")]
     DuplicateEmail(String),
     #[error("invalid device ID {0:?}: it must be 1 to 255 characters without control characters")]
     InvalidDeviceId(String),
+    #[error("invalid scope {0:?}: scope tokens are printable ASCII without spaces or quotes")]
+    InvalidScope(String),
+    #[error("a personal session needs at least one scope")]
+    NoScope,
+    #[error("{0:?} may not request admin scopes (promote it with `manage promote-admin` first)")]
+    AdminScopeNotAllowed(String),
     /// Wrong password, or no password at all: callers must not tell these apart to clients.
     #[error("wrong password")]
     WrongPassword,
@@ -252,6 +263,85 @@ pub async fn add_email(
     Ok(added)
 }
 
+/// Detach an address and queue the homeserver update.
+pub async fn remove_email(
+    store: &Store,
+    clock: &dyn Clock,
+    id: ulid::Ulid,
+) -> Result<UserEmail, AccountError> {
+    let mut repo = store.repo().await?;
+    let email = repo
+        .emails()
+        .find(id)
+        .await?
+        .ok_or(AccountError::UnknownEmail(id))?;
+    repo.emails().remove(id).await?;
+    repo.jobs()
+        .push(
+            clock,
+            &Job::ProvisionUser {
+                user_id: email.user_id,
+                set_displayname: None,
+            },
+        )
+        .await?;
+    repo.save().await?;
+    Ok(email)
+}
+
+/// End one compatibility session (its device goes away in the homeserver). Finishing a
+/// finished session changes nothing.
+pub async fn finish_compat_session(
+    store: &Store,
+    clock: &dyn Clock,
+    id: ulid::Ulid,
+) -> Result<CompatSession, AccountError> {
+    let mut repo = store.repo().await?;
+    let mut session = repo
+        .compat()
+        .find_session(id)
+        .await?
+        .ok_or(AccountError::UnknownCompatSession(id))?;
+    if !session.is_finished() {
+        repo.compat()
+            .finish_session(&mut session, clock.now())
+            .await?;
+        repo.jobs()
+            .push(
+                clock,
+                &Job::SyncDevices {
+                    user_id: session.user_id,
+                },
+            )
+            .await?;
+        repo.save().await?;
+    }
+    Ok(session)
+}
+
+/// Set (`Some`) or clear (`None`, sent as an empty name) the user's display name in the
+/// homeserver. Gatehouse keeps no profile: the provisioning job carries the name.
+pub async fn set_display_name(
+    store: &Store,
+    clock: &dyn Clock,
+    username: &str,
+    display_name: Option<String>,
+) -> Result<User, AccountError> {
+    let mut repo = store.repo().await?;
+    let user = find_user(&mut repo, username).await?;
+    repo.jobs()
+        .push(
+            clock,
+            &Job::ProvisionUser {
+                user_id: user.id,
+                set_displayname: Some(display_name.unwrap_or_default()),
+            },
+        )
+        .await?;
+    repo.save().await?;
+    Ok(user)
+}
+
 pub async fn set_admin(store: &Store, username: &str, admin: bool) -> Result<User, AccountError> {
     let mut repo = store.repo().await?;
     let mut user = find_user(&mut repo, username).await?;
@@ -268,6 +358,27 @@ pub async fn lock_user(
     username: &str,
     deactivate: bool,
 ) -> Result<User, AccountError> {
+    lock_and_maybe_deactivate(store, clock, username, deactivate.then_some(false)).await
+}
+
+/// Deactivate the user: lock it, end its sessions, and queue the deactivation in the homeserver
+/// (with GDPR erasure when `hs_erase`). MAS's admin API does the same.
+pub async fn deactivate_user(
+    store: &Store,
+    clock: &dyn Clock,
+    username: &str,
+    hs_erase: bool,
+) -> Result<User, AccountError> {
+    lock_and_maybe_deactivate(store, clock, username, Some(hs_erase)).await
+}
+
+/// `deactivate`: `None` to only lock, `Some(hs_erase)` to deactivate too.
+async fn lock_and_maybe_deactivate(
+    store: &Store,
+    clock: &dyn Clock,
+    username: &str,
+    deactivate: Option<bool>,
+) -> Result<User, AccountError> {
     let mut repo = store.repo().await?;
     let mut user = find_user(&mut repo, username).await?;
     repo.users().lock(&mut user, clock.now()).await?;
@@ -280,7 +391,7 @@ pub async fn lock_user(
             },
         )
         .await?;
-    if deactivate {
+    if let Some(hs_erase) = deactivate {
         repo.users().deactivate(&mut user, clock.now()).await?;
         repo.compat()
             .finish_all_sessions(user.id, clock.now())
@@ -290,13 +401,32 @@ pub async fn lock_user(
                 clock,
                 &Job::DeactivateUser {
                     user_id: user.id,
-                    hs_erase: false,
+                    hs_erase,
                 },
             )
             .await?;
     }
     repo.save().await?;
     crate::access::tokens_changed();
+    Ok(user)
+}
+
+/// Reactivate a deactivated user, in the homeserver too. It stays locked if it was: unlocking
+/// is a separate decision (as in MAS).
+pub async fn reactivate_user(
+    store: &Store,
+    clock: &dyn Clock,
+    username: &str,
+) -> Result<User, AccountError> {
+    let mut repo = store.repo().await?;
+    let mut user = find_user(&mut repo, username).await?;
+    if user.deactivated_at.is_some() {
+        repo.users().reactivate(&mut user).await?;
+        repo.jobs()
+            .push(clock, &Job::ReactivateUser { user_id: user.id })
+            .await?;
+        repo.save().await?;
+    }
     Ok(user)
 }
 
@@ -407,6 +537,89 @@ pub async fn issue_compat_token(
     repo.save().await?;
     Ok(IssuedCompatToken {
         session,
+        access_token,
+    })
+}
+
+/// A new personal session and its `mpt_` token (shown once; only its digest is stored).
+pub struct IssuedPersonalToken {
+    pub session: PersonalSession,
+    pub token: PersonalAccessToken,
+    pub access_token: String,
+}
+
+/// What a new personal session is for.
+#[derive(Debug, Clone)]
+pub struct PersonalTokenRequest {
+    /// The user the token acts as.
+    pub actor_username: String,
+    /// Who made it: a user (an admin) or `None` for the actor itself.
+    pub owner_user_id: Option<ulid::Ulid>,
+    pub human_name: String,
+    pub scopes: Vec<String>,
+    pub expires_in: Option<chrono::Duration>,
+}
+
+fn check_scopes(scopes: &[String], actor: &User) -> Result<(), AccountError> {
+    use crate::domain::scopes::{MAS_ADMIN, SYNAPSE_ADMIN};
+    if scopes.is_empty() {
+        return Err(AccountError::NoScope);
+    }
+    for scope in scopes {
+        // RFC 6749 §3.3 scope-token characters.
+        let valid = !scope.is_empty()
+            && scope
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+        if !valid {
+            return Err(AccountError::InvalidScope(scope.clone()));
+        }
+        if (scope == MAS_ADMIN || scope == SYNAPSE_ADMIN) && !actor.can_request_admin {
+            return Err(AccountError::AdminScopeNotAllowed(actor.username.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Create a personal session for scripts and admin tooling, with its first token. Admin scopes
+/// (`urn:mas:admin`, `urn:synapse:admin:*`) need a user who may request admin scopes.
+pub async fn issue_personal_token(
+    store: &Store,
+    clock: &dyn Clock,
+    rng: &mut (impl Rng + Send),
+    request: PersonalTokenRequest,
+) -> Result<IssuedPersonalToken, AccountError> {
+    let mut scopes = request.scopes;
+    scopes.dedup();
+    let access_token = TokenType::PersonalAccessToken.generate(rng);
+    let mut repo = store.repo().await?;
+    let actor = find_user(&mut repo, &request.actor_username).await?;
+    check_scopes(&scopes, &actor)?;
+    let session = PersonalSession {
+        id: new_id(clock),
+        owner_user_id: Some(request.owner_user_id.unwrap_or(actor.id)),
+        owner_client_id: None,
+        actor_user_id: actor.id,
+        human_name: request.human_name,
+        scopes,
+        created_at: clock.now(),
+        revoked_at: None,
+        last_active_at: None,
+        last_active_ip: None,
+    };
+    repo.personal().add_session(&session).await?;
+    let token = PersonalAccessToken {
+        id: new_id(clock),
+        session_id: session.id,
+        created_at: clock.now(),
+        expires_at: request.expires_in.map(|ttl| clock.now() + ttl),
+        revoked_at: None,
+    };
+    repo.personal().add_token(&token, &access_token).await?;
+    repo.save().await?;
+    Ok(IssuedPersonalToken {
+        session,
+        token,
         access_token,
     })
 }

@@ -92,6 +92,24 @@ pub enum ManageCommand {
         #[arg(long)]
         yes_i_want_to_grant_synapse_admin_privileges: bool,
     },
+    /// Create a personal session for USERNAME and print its access token (`mpt_…`), e.g. an
+    /// admin API token with `--scope urn:mas:admin`.
+    IssuePersonalToken {
+        username: String,
+        /// Scope to grant; repeatable (`urn:mas:admin` for the admin API).
+        #[arg(long = "scope", value_name = "SCOPE", required = true)]
+        scopes: Vec<String>,
+        /// Seconds until the token expires (never when missing).
+        #[arg(long, value_name = "SECONDS")]
+        expires_in: Option<u32>,
+        /// A name for the session, shown in listings.
+        #[arg(
+            long,
+            value_name = "NAME",
+            default_value = "gatehouse manage issue-personal-token"
+        )]
+        name: String,
+    },
     /// Create a registration token and print it.
     #[command(group(ArgGroup::new("limit").args(["usage_limit", "unlimited"])))]
     IssueUserRegistrationToken {
@@ -303,6 +321,32 @@ async fn run_command(
                 );
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        ManageCommand::IssuePersonalToken {
+            username,
+            scopes,
+            expires_in,
+            name,
+        } => {
+            let issued = accounts::issue_personal_token(
+                store,
+                clock,
+                &mut rand::rngs::OsRng,
+                accounts::PersonalTokenRequest {
+                    actor_username: username.clone(),
+                    owner_user_id: None,
+                    human_name: name,
+                    scopes,
+                    expires_in: expires_in.map(|s| chrono::Duration::seconds(i64::from(s))),
+                },
+            )
+            .await?;
+            eprintln!(
+                "personal session {} for {username}, scopes: {}",
+                issued.session.id,
+                issued.session.scopes.join(" ")
+            );
+            println!("{}", issued.access_token);
         }
         ManageCommand::IssueUserRegistrationToken {
             token,

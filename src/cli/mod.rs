@@ -7,6 +7,7 @@ mod database;
 mod doctor;
 mod embedded;
 mod manage;
+mod openapi;
 mod server;
 mod setup;
 
@@ -67,6 +68,9 @@ enum Command {
     Manage(manage::ManageCommand),
     /// Check the homeserver integration end to end and say what to fix.
     Doctor,
+    /// The admin API's OpenAPI document.
+    #[command(subcommand, hide = true)]
+    Openapi(openapi::OpenApiCommand),
 }
 
 /// Parse the command line, run the command, and turn its outcome into an exit code.
@@ -122,6 +126,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Database(command)) => database::run(&sources, command).await,
         Some(Command::Manage(command)) => manage::run(&sources, command).await,
         Some(Command::Doctor) => doctor::run(&sources).await,
+        Some(Command::Openapi(command)) => openapi::run(command),
     }
 }
 

@@ -821,7 +821,11 @@ mod tests {
         // Ours verifies with the argon2 crate's own verifier…
         let (_, ours) = hasher.hash("hunter2 hunter2").await.expect("hash");
         let parsed = PasswordHash::new(&ours).expect("PHC string");
-        assert!(Argon2::default().verify_password(b"hunter2 hunter2", &parsed).is_ok());
+        assert!(
+            Argon2::default()
+                .verify_password(b"hunter2 hunter2", &parsed)
+                .is_ok()
+        );
         assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         // …and a hash made the standard way (as MAS makes them) verifies with ours.
         let salt = SaltString::generate(&mut OsRng);
@@ -829,7 +833,13 @@ mod tests {
             .hash_password(b"from elsewhere", &salt)
             .expect("standard hash")
             .to_string();
-        hasher.verify(1, &standard, "from elsewhere").await.expect("verifies");
-        assert!(matches!(hasher.verify(1, &standard, "wrong").await, Err(PasswordError::Mismatch)));
+        hasher
+            .verify(1, &standard, "from elsewhere")
+            .await
+            .expect("verifies");
+        assert!(matches!(
+            hasher.verify(1, &standard, "wrong").await,
+            Err(PasswordError::Mismatch)
+        ));
     }
 }

@@ -87,6 +87,7 @@ impl TokenType {
         let (prefix, _) = token.split_once('_').ok_or(TokenFormatError::Malformed)?;
         let token_type = TokenType::from_prefix(prefix).ok_or(TokenFormatError::UnknownPrefix)?;
         let (body, checksum) = token.rsplit_once('_').ok_or(TokenFormatError::Malformed)?;
+        // `mct_abc` has one underscore: then `body` is just the prefix.
         let random = body
             .get(prefix.len() + 1..)
             .ok_or(TokenFormatError::Malformed)?;
@@ -185,6 +186,13 @@ mod tests {
             Err(TokenFormatError::Malformed)
         );
         assert_eq!(TokenType::check(""), Err(TokenFormatError::Malformed));
+    }
+
+    #[test]
+    fn a_prefix_with_one_underscore_is_malformed_not_a_panic() {
+        for token in ["mct_abc", "mpt_", "mat__", "mct_x_"] {
+            assert!(TokenType::check(token).is_err(), "{token}");
+        }
     }
 
     #[test]

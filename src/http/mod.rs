@@ -1,6 +1,7 @@
 //! The poem application. Each configured listener binds its sockets and serves the resources
 //! named in `http.listeners[].resources`; one module per surface.
 
+pub mod admin;
 mod body_limit;
 pub mod client_ip;
 pub mod compat;
@@ -11,6 +12,7 @@ pub mod matrix_error;
 pub mod oauth;
 pub mod pages;
 pub mod rate_limit;
+pub mod synapse_admin;
 
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
@@ -324,6 +326,11 @@ pub fn listener_routes(
             _ => route,
         };
     }
+    if listener.resources.contains(&Resource::AdminApi) {
+        route = route
+            .nest("/api", admin::routes())
+            .nest("/_synapse/admin", synapse_admin::routes());
+    }
     let route = match listener.prefix.as_deref() {
         Some(prefix) if prefix != "/" => Route::new().nest(prefix, route),
         _ => route,
@@ -341,7 +348,14 @@ pub fn listener_routes(
 }
 
 /// Resources this build serves; `server` warns about configured resources not in this list.
-pub const SERVED_RESOURCES: &[&str] = &["health", "discovery", "oauth", "compat", "human"];
+pub const SERVED_RESOURCES: &[&str] = &[
+    "health",
+    "discovery",
+    "oauth",
+    "compat",
+    "human",
+    "adminapi",
+];
 
 /// Serve every bound listener until `shutdown` resolves, then let in-flight requests finish
 /// (up to `grace`).

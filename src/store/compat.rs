@@ -9,6 +9,7 @@ use ulid::Ulid;
 use super::{
     Conn, StoreError,
     codec::{flag, get_flag, get_opt_time, get_time, get_ulid, ms, opt_ms},
+    pagination::{Conditions, Page, Pagination, count, fetch_page},
 };
 use crate::domain::{
     compat::{CompatAccessToken, CompatRefreshToken, CompatSession},
@@ -18,6 +19,33 @@ use crate::domain::{
 /// SHA-256 of a token string: the only form in which tokens are stored.
 pub fn token_digest(token: &str) -> Vec<u8> {
     crate::crypto::sha256(token).to_vec()
+}
+
+/// Filters of the admin compat session list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompatSessionFilter {
+    pub user: Option<Ulid>,
+    pub user_session: Option<Ulid>,
+    /// `Some(true)`: only active sessions; `Some(false)`: only finished ones.
+    pub active: Option<bool>,
+}
+
+impl CompatSessionFilter {
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        if let Some(user) = self.user {
+            c.text("s.user_id = {}", user.to_string());
+        }
+        if let Some(user_session) = self.user_session {
+            c.text("s.user_session_id = {}", user_session.to_string());
+        }
+        match self.active {
+            Some(true) => c.push("s.finished_at IS NULL"),
+            Some(false) => c.push("s.finished_at IS NOT NULL"),
+            None => {}
+        }
+        c
+    }
 }
 
 pub struct CompatRepo<'c> {
@@ -240,6 +268,30 @@ impl<'c> CompatRepo<'c> {
             .as_ref()
             .map(session_from_row)
             .transpose()
+    }
+
+    /// One page of sessions matching `filter`, by id.
+    pub async fn list_sessions(
+        &mut self,
+        filter: &CompatSessionFilter,
+        pagination: &Pagination,
+    ) -> Result<Page<CompatSession>, StoreError> {
+        fetch_page(
+            self.conn,
+            &format!("SELECT {SESSION_COLUMNS} FROM compat_sessions s"),
+            "s.compat_session_id",
+            filter.conditions(),
+            pagination,
+            session_from_row,
+        )
+        .await
+    }
+
+    pub async fn count_sessions(
+        &mut self,
+        filter: &CompatSessionFilter,
+    ) -> Result<u64, StoreError> {
+        count(self.conn, "FROM compat_sessions s", &filter.conditions()).await
     }
 
     /// The user's sessions that are not finished, oldest first.

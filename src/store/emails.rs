@@ -8,8 +8,30 @@ use ulid::Ulid;
 use super::{
     Conn, StoreError,
     codec::{get_time, get_ulid, ms},
+    pagination::{Conditions, Page, Pagination, count, fetch_page},
 };
 use crate::domain::emails::UserEmail;
+
+/// Filters of the admin email list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmailFilter {
+    pub user: Option<Ulid>,
+    /// The address, compared without case.
+    pub email: Option<String>,
+}
+
+impl EmailFilter {
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        if let Some(user) = self.user {
+            c.text("e.user_id = {}", user.to_string());
+        }
+        if let Some(email) = &self.email {
+            c.text("lower(e.email) = lower({})", email.clone());
+        }
+        c
+    }
+}
 
 pub struct EmailRepo<'c> {
     conn: Conn<'c>,
@@ -88,6 +110,39 @@ impl<'c> EmailRepo<'c> {
         .iter()
         .map(email_from_row)
         .collect()
+    }
+
+    pub async fn find(&mut self, id: Ulid) -> Result<Option<UserEmail>, StoreError> {
+        sqlx::query(
+            "SELECT user_email_id, user_id, email, created_at FROM user_emails WHERE user_email_id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.conn)
+        .await?
+        .as_ref()
+        .map(email_from_row)
+        .transpose()
+    }
+
+    /// One page of addresses matching `filter`, by id.
+    pub async fn list(
+        &mut self,
+        filter: &EmailFilter,
+        pagination: &Pagination,
+    ) -> Result<Page<UserEmail>, StoreError> {
+        fetch_page(
+            self.conn,
+            "SELECT e.user_email_id, e.user_id, e.email, e.created_at FROM user_emails e",
+            "e.user_email_id",
+            filter.conditions(),
+            pagination,
+            email_from_row,
+        )
+        .await
+    }
+
+    pub async fn count_filtered(&mut self, filter: &EmailFilter) -> Result<u64, StoreError> {
+        count(self.conn, "FROM user_emails e", &filter.conditions()).await
     }
 
     pub async fn remove(&mut self, id: Ulid) -> Result<bool, StoreError> {

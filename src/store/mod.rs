@@ -10,6 +10,7 @@ pub mod compat_sso;
 pub mod emails;
 pub mod jobs;
 pub mod oauth2_clients;
+pub mod pagination;
 pub mod passwords;
 pub mod personal;
 pub mod registration_tokens;
@@ -265,6 +266,7 @@ macro_rules! migrations {
 migrations! {
     1 => "0001_initial",
     2 => "0002_sessions_and_upstream",
+    4 => "0004_admin_api_indexes",
 }
 
 fn migrator(backend: Backend) -> Migrator {

@@ -7,8 +7,126 @@ use ulid::Ulid;
 use super::{
     Conn, StoreError,
     codec::{flag, get_flag, get_opt_time, get_time, get_ulid, ms, opt_ms},
+    pagination::{Conditions, Page, Pagination, count, fetch_offset, fetch_page, like_escape},
 };
 use crate::domain::users::User;
+
+/// A user's state as the admin API filters on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Neither locked nor deactivated.
+    Active,
+    Locked,
+    Deactivated,
+}
+
+/// Filters of the admin user list; `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    pub admin: Option<bool>,
+    pub legacy_guest: Option<bool>,
+    /// Substring of the username.
+    pub search: Option<String>,
+    pub status: Option<UserStatus>,
+    pub has_active_compat_session: Option<bool>,
+    pub has_active_oauth2_session: Option<bool>,
+    /// Users with an active OAuth 2.0 session of this client.
+    pub active_oauth2_client: Option<Ulid>,
+}
+
+impl UserFilter {
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        if let Some(admin) = self.admin {
+            // Literal values (not binds) so that the partial index on admins can be used.
+            c.push(if admin {
+                "u.can_request_admin = 1"
+            } else {
+                "u.can_request_admin = 0"
+            });
+        }
+        if let Some(guest) = self.legacy_guest {
+            c.push(if guest {
+                "u.is_guest = 1"
+            } else {
+                "u.is_guest = 0"
+            });
+        }
+        if let Some(search) = &self.search {
+            c.text(
+                "u.username LIKE {} ESCAPE '\\'",
+                format!("%{}%", like_escape(search)),
+            );
+        }
+        match self.status {
+            Some(UserStatus::Active) => {
+                c.push("u.locked_at IS NULL AND u.deactivated_at IS NULL");
+            }
+            Some(UserStatus::Locked) => c.push("u.locked_at IS NOT NULL"),
+            Some(UserStatus::Deactivated) => c.push("u.deactivated_at IS NOT NULL"),
+            None => {}
+        }
+        let exists =
+            |active: bool, sub: &str| format!("{}EXISTS ({sub})", if active { "" } else { "NOT " });
+        if let Some(active) = self.has_active_compat_session {
+            c.push(&exists(
+                active,
+                "SELECT 1 FROM compat_sessions s WHERE s.user_id = u.user_id AND s.finished_at IS NULL",
+            ));
+        }
+        if let Some(active) = self.has_active_oauth2_session {
+            c.push(&exists(
+                active,
+                "SELECT 1 FROM oauth2_sessions s WHERE s.user_id = u.user_id AND s.finished_at IS NULL",
+            ));
+        }
+        if let Some(client) = self.active_oauth2_client {
+            c.text(
+                "EXISTS (SELECT 1 FROM oauth2_sessions s WHERE s.user_id = u.user_id AND s.finished_at IS NULL AND s.oauth2_client_id = {})",
+                client.to_string(),
+            );
+        }
+        c
+    }
+}
+
+/// The user list of Synapse's admin API (`GET /_synapse/admin/v2/users`): offset pagination,
+/// ordered by username or creation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SynapseUserQuery {
+    /// Substring of the username.
+    pub name: Option<String>,
+    pub include_guests: bool,
+    pub include_deactivated: bool,
+    pub include_locked: bool,
+    /// Order by creation instead of username.
+    pub by_creation: bool,
+    pub descending: bool,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl SynapseUserQuery {
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        if let Some(name) = &self.name {
+            c.text(
+                "u.username LIKE {} ESCAPE '\\'",
+                format!("%{}%", like_escape(name)),
+            );
+        }
+        if !self.include_guests {
+            c.push("u.is_guest = 0");
+        }
+        if !self.include_deactivated {
+            c.push("u.deactivated_at IS NULL");
+        }
+        if !self.include_locked {
+            c.push("u.locked_at IS NULL");
+        }
+        c
+    }
+}
 
 pub struct UserRepo<'c> {
     conn: Conn<'c>,
@@ -16,6 +134,7 @@ pub struct UserRepo<'c> {
 
 const COLUMNS: &str =
     "user_id, username, created_at, locked_at, deactivated_at, can_request_admin, is_guest";
+const LIST_COLUMNS: &str = "u.user_id, u.username, u.created_at, u.locked_at, u.deactivated_at, u.can_request_admin, u.is_guest";
 
 fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
     Ok(User {
@@ -98,6 +217,54 @@ impl<'c> UserRepo<'c> {
             .iter()
             .map(|row| get_ulid(row, "user_id"))
             .collect()
+    }
+
+    /// One page of users matching `filter`, by id (creation order).
+    pub async fn list(
+        &mut self,
+        filter: &UserFilter,
+        pagination: &Pagination,
+    ) -> Result<Page<User>, StoreError> {
+        fetch_page(
+            self.conn,
+            &format!("SELECT {LIST_COLUMNS} FROM users u"),
+            "u.user_id",
+            filter.conditions(),
+            pagination,
+            user_from_row,
+        )
+        .await
+    }
+
+    /// A page of Synapse's user list and the total matching.
+    pub async fn list_synapse(
+        &mut self,
+        query: &SynapseUserQuery,
+    ) -> Result<(Vec<User>, u64), StoreError> {
+        let conditions = query.conditions();
+        let total = count(self.conn, "FROM users u", &conditions).await?;
+        let column = if query.by_creation {
+            "u.user_id"
+        } else {
+            "u.username"
+        };
+        let direction = if query.descending { "DESC" } else { "ASC" };
+        let page = fetch_offset(
+            self.conn,
+            &format!("SELECT {LIST_COLUMNS} FROM users u"),
+            &format!("{column} {direction}"),
+            conditions,
+            query.offset,
+            query.limit,
+            user_from_row,
+        )
+        .await?;
+        Ok((page, total))
+    }
+
+    /// How many users match `filter`.
+    pub async fn count_filtered(&mut self, filter: &UserFilter) -> Result<u64, StoreError> {
+        count(self.conn, "FROM users u", &filter.conditions()).await
     }
 
     pub async fn count(&mut self) -> Result<u64, StoreError> {

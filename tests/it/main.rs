@@ -1,10 +1,12 @@
 //! Integration tests: one binary (so the large dependency tree is linked once), one module per
 //! area. Every storage test runs on SQLite and on PostgreSQL; see `common`.
 
+mod admin;
 mod cli;
 mod common;
 mod compat_http;
 mod harness;
+mod openapi;
 mod password_upgrade;
 mod server;
 mod store_compat;

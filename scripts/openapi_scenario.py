@@ -1,0 +1,104 @@
+"""A scenario against a live Gatehouse through a client generated from openapi/admin-v1.json by
+openapi-python-client: create users, page through 25 of them 10 at a time both ways, set a
+password, lock, unlock, deactivate, reactivate, list and finish compatibility sessions.
+
+Usage: python openapi_scenario.py BASE_URL TOKEN   (run by scripts/openapi-check)
+"""
+
+import sys
+
+from gatehouse_admin_api_client import AuthenticatedClient
+from gatehouse_admin_api_client.api.compat_session import (
+    finish_compat_session,
+    list_compat_sessions,
+)
+from gatehouse_admin_api_client.api.user import (
+    create_user,
+    deactivate_user,
+    get_user_by_username,
+    list_users,
+    lock_user,
+    reactivate_user,
+    set_user_password,
+    unlock_user,
+)
+from gatehouse_admin_api_client.models import (
+    CreateUserRequest,
+    SessionStatus,
+    SetPasswordRequest,
+    SingleUser,
+    UserList,
+)
+
+
+def check(condition, message):
+    if not condition:
+        raise SystemExit(f"openapi_scenario: {message}")
+
+
+def main(base_url, token):
+    client = AuthenticatedClient(base_url=base_url, token=token, raise_on_unexpected_status=True)
+    names = [f"scenario{i:02}" for i in range(25)]
+    for name in names:
+        response = create_user.sync_detailed(client=client, body=CreateUserRequest(username=name))
+        check(response.status_code == 201, f"create {name}: {response.status_code} {response.content!r}")
+    duplicate = create_user.sync_detailed(client=client, body=CreateUserRequest(username=names[0]))
+    check(duplicate.status_code == 409, f"duplicate create: {duplicate.status_code}")
+
+    # Forward, 10 at a time (only the scenario users: they match the search).
+    seen, after, pages = [], None, 0
+    while True:
+        kwargs = {"pagefirst": 10, "filtersearch": "scenario"}
+        if after:
+            kwargs["pageafter"] = after
+        page = list_users.sync(client=client, **kwargs)
+        check(isinstance(page, UserList), f"list: {page!r}")
+        check(page.meta.count == 25, f"count {page.meta.count}")
+        seen += [item.attributes.username for item in page.data]
+        pages += 1
+        if not page.links.next_:
+            break
+        after = page.data[-1].id
+    check(pages == 3 and seen == names, f"forward: {pages} pages, {seen}")
+
+    # Backward.
+    seen, before, sizes = [], None, []
+    while True:
+        kwargs = {"pagelast": 10, "filtersearch": "scenario"}
+        if before:
+            kwargs["pagebefore"] = before
+        page = list_users.sync(client=client, **kwargs)
+        sizes.append(len(page.data))
+        seen = [item.attributes.username for item in page.data] + seen
+        if not page.links.prev:
+            break
+        before = page.data[0].id
+    check(sizes == [10, 10, 5] and seen == names, f"backward: {sizes}, {seen}")
+
+    user = get_user_by_username.sync(client=client, username=names[3])
+    check(isinstance(user, SingleUser), f"by-username: {user!r}")
+    user_id = user.data.id
+    response = set_user_password.sync_detailed(
+        client=client, id=user_id, body=SetPasswordRequest(password="a scenario password")
+    )
+    check(response.status_code == 204, f"set-password: {response.status_code}")
+    locked = lock_user.sync(client=client, id=user_id)
+    check(locked.data.attributes.locked_at is not None, "lock")
+    unlocked = unlock_user.sync(client=client, id=user_id)
+    check(unlocked.data.attributes.locked_at is None, "unlock")
+    gone = deactivate_user.sync(client=client, id=user_id)
+    check(gone.data.attributes.deactivated_at is not None, "deactivate")
+    back = reactivate_user.sync(client=client, id=user_id)
+    check(back.data.attributes.deactivated_at is None, "reactivate")
+
+    sessions = list_compat_sessions.sync(client=client, filterstatus=SessionStatus.ACTIVE)
+    check(sessions.meta.count >= 2, f"compat sessions: {sessions.meta.count}")
+    finished = finish_compat_session.sync(client=client, id=sessions.data[0].id)
+    check(finished.data.attributes.finished_at is not None, "finish compat session")
+    again = finish_compat_session.sync_detailed(client=client, id=sessions.data[0].id)
+    check(again.status_code == 409, f"finish twice: {again.status_code}")
+    print("openapi_scenario: OK", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

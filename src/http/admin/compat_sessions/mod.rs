@@ -1,0 +1,67 @@
+//! `/compat-sessions`: sessions from the legacy Matrix `/login` (one per device).
+
+mod finish;
+mod get;
+mod list;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+
+use super::{error::AdminError, pagination::resource, users::parse_id};
+use crate::{domain::compat::CompatSession, store::Reader};
+
+#[derive(Debug, Clone, Object)]
+pub struct CompatSessionAttributes {
+    /// The user's ID.
+    pub user_id: String,
+    /// The Matrix device ID (`null` for device-less tokens carried over from Synapse).
+    pub device_id: Option<String>,
+    /// The browser session it was made from, if any.
+    pub user_session_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub last_active_at: Option<DateTime<Utc>>,
+    pub last_active_ip: Option<String>,
+    /// When it ended (`null` while active).
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The device's display name.
+    pub human_name: Option<String>,
+}
+
+resource!(
+    /// A compatibility session.
+    CompatSessionResource, SingleCompatSession, CompatSessionList, CompatSessionAttributes,
+    "compat-session", "/compat-sessions"
+);
+
+impl From<CompatSession> for CompatSessionResource {
+    fn from(session: CompatSession) -> Self {
+        CompatSessionResource::new(
+            session.id,
+            CompatSessionAttributes {
+                user_id: session.user_id.to_string(),
+                device_id: session.device_id,
+                user_session_id: None,
+                created_at: session.created_at,
+                user_agent: session.user_agent,
+                last_active_at: session.last_active_at,
+                last_active_ip: session.last_active_ip,
+                finished_at: session.finished_at,
+                human_name: session.human_name,
+            },
+        )
+    }
+}
+
+async fn session_by_id(reader: &mut Reader, id: &str) -> Result<CompatSession, AdminError> {
+    let id = parse_id("Compatibility session", id)?;
+    reader
+        .compat()
+        .find_session(id)
+        .await?
+        .ok_or_else(|| AdminError::not_found(format!("Compatibility session ID {id} not found")))
+}
+
+pub(crate) fn apis() -> impl poem_openapi::OpenApi {
+    (list::Api, get::Api, finish::Api)
+}

@@ -1,0 +1,44 @@
+//! `POST /users/{id}/set-admin`: allow or forbid admin scopes.
+
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+
+use super::{SingleUser, UserResource, user_by_id};
+use crate::{
+    accounts,
+    http::{
+        AppState,
+        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+    },
+};
+
+#[derive(Debug, Clone, Object)]
+pub struct SetAdminRequest {
+    /// Whether the user may request admin scopes (`can_request_admin`).
+    pub admin: bool,
+}
+
+pub struct Api;
+
+#[OpenApi(tag = "AdminTag::User")]
+impl Api {
+    /// Set whether a user may request admin scopes
+    #[oai(
+        path = "/users/:id/set-admin",
+        method = "post",
+        operation_id = "userSetAdmin"
+    )]
+    async fn set_admin(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// The user's ID.
+        #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
+        id: Path<String>,
+        body: Json<SetAdminRequest>,
+    ) -> Result<Json<SingleUser>, AdminError> {
+        let user = user_by_id(&mut state.store.reader().await?, &id).await?;
+        let user = accounts::set_admin(&state.store, &user.username, body.admin).await?;
+        Ok(UserResource::from(user).single())
+    }
+}

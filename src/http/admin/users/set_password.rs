@@ -1,0 +1,65 @@
+//! `POST /users/{id}/set-password`: replace a user's password.
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+
+use super::user_by_id;
+use crate::{
+    accounts,
+    http::{
+        AppState,
+        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+    },
+};
+
+/// The new password.
+#[derive(Debug, Clone, Object)]
+pub struct SetPasswordRequest {
+    #[oai(validator(min_length = 1, max_length = 1024))]
+    pub password: String,
+    /// Accept a password below `passwords.minimum_complexity`.
+    #[oai(default)]
+    pub skip_password_check: bool,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum PasswordSet {
+    /// The password was replaced.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+pub struct Api;
+
+#[OpenApi(tag = "AdminTag::User")]
+impl Api {
+    /// Set the password of a user
+    ///
+    /// A password below the configured complexity is a 422 unless `skip_password_check` is true.
+    #[oai(
+        path = "/users/:id/set-password",
+        method = "post",
+        operation_id = "setUserPassword"
+    )]
+    async fn set_password(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// The user's ID.
+        #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
+        id: Path<String>,
+        body: Json<SetPasswordRequest>,
+    ) -> Result<PasswordSet, AdminError> {
+        let user = user_by_id(&mut state.store.reader().await?, &id).await?;
+        accounts::set_password(
+            &state.store,
+            state.clock.as_ref(),
+            &state.passwords,
+            &user.username,
+            &body.password,
+            !body.skip_password_check,
+        )
+        .await?;
+        Ok(PasswordSet::NoContent)
+    }
+}

@@ -1,0 +1,25 @@
+//! `GET /version`: the Gatehouse version.
+
+use poem_openapi::{Object, OpenApi, payload::Json};
+
+use super::{AdminTag, auth::AdminAuth, error::AdminError};
+
+/// The running version.
+#[derive(Debug, Clone, Object)]
+pub struct Version {
+    /// Gatehouse's version, e.g. `0.1.0`.
+    pub version: String,
+}
+
+pub struct Api;
+
+#[OpenApi(tag = "AdminTag::Server")]
+impl Api {
+    /// Get the server version
+    #[oai(path = "/version", method = "get", operation_id = "version")]
+    async fn version(&self, _auth: AdminAuth) -> Result<Json<Version>, AdminError> {
+        Ok(Json(Version {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }))
+    }
+}

@@ -1,0 +1,173 @@
+//! The admin API (`/api/admin/v1`) in process: the listener's real routes over a test database,
+//! a test clock, and an admin personal token. One module per resource.
+
+mod auth;
+mod cli;
+mod emails_and_sessions;
+mod synapse_admin;
+mod users;
+
+use std::sync::Arc;
+
+use gatehouse::{
+    accounts::{self, PersonalTokenRequest, Registration},
+    config::{ListenerConfig, Resource, RootConfig},
+    crypto::passwords::{PasswordAlgorithm, PasswordHasher, PasswordScheme},
+    domain::MockClock,
+    http::{AppState, listener_routes},
+    store::Store,
+};
+use poem::{Endpoint, Request, endpoint::BoxEndpoint, http::Method};
+use serde_json::Value;
+
+use crate::common::TestDb;
+
+pub struct Admin {
+    pub state: AppState,
+    pub clock: MockClock,
+    app: BoxEndpoint<'static>,
+    /// A personal token of the `root` admin with `urn:mas:admin`.
+    pub token: String,
+    _db: TestDb,
+}
+
+pub fn hasher() -> PasswordHasher {
+    PasswordHasher::new(
+        vec![PasswordScheme {
+            version: 1,
+            algorithm: PasswordAlgorithm::Bcrypt { cost: 4 },
+            pepper: None,
+            unicode_normalization: true,
+        }],
+        0,
+    )
+    .expect("hasher")
+}
+
+impl Admin {
+    pub async fn new(db: TestDb) -> Admin {
+        let store = db.store().await;
+        let clock = MockClock::default();
+        let mut config: RootConfig = crate::harness::test_config(&db);
+        config.matrix.homeserver = "example.org".to_owned();
+        let keystore = gatehouse::services::keystore(&config).expect("keystore");
+        let state = AppState::new(store, config, Arc::new(clock.clone()), hasher(), keystore)
+            .expect("state");
+        let listener = ListenerConfig {
+            name: "admin".into(),
+            resources: vec![Resource::AdminApi],
+            prefix: None,
+            binds: Vec::new(),
+            proxy_protocol: false,
+            tls: None,
+        };
+        let app = listener_routes(&listener, &state);
+        let mut admin = Admin {
+            state,
+            clock,
+            app,
+            token: String::new(),
+            _db: db,
+        };
+        admin.register("root", true).await;
+        admin.token = admin.personal_token("root", &["urn:mas:admin"]).await;
+        admin
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    pub async fn register(&self, username: &str, admin: bool) -> gatehouse::domain::users::User {
+        accounts::register_user(
+            &self.state.store,
+            &self.clock,
+            &self.state.passwords,
+            Registration {
+                username: username.to_owned(),
+                admin,
+                ..Registration::default()
+            },
+        )
+        .await
+        .expect("register user")
+    }
+
+    pub async fn personal_token(&self, username: &str, scopes: &[&str]) -> String {
+        accounts::issue_personal_token(
+            &self.state.store,
+            &self.clock,
+            &mut rand::rngs::OsRng,
+            PersonalTokenRequest {
+                actor_username: username.to_owned(),
+                owner_user_id: None,
+                human_name: "test".to_owned(),
+                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                expires_in: None,
+            },
+        )
+        .await
+        .expect("personal token")
+        .access_token
+    }
+
+    /// Call with an explicit token (or none); answers the status and the JSON body (`Null`
+    /// when empty or not JSON).
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = Request::builder().method(method).uri_str(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+            None => request.finish(),
+        };
+        let response = self.app.get_response(request).await;
+        let status = response.status().as_u16();
+        let bytes = response.into_body().into_vec().await.expect("body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call_as(Some(&self.token.clone()), Method::GET, path, None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call_as(Some(&self.token.clone()), Method::POST, path, Some(body))
+            .await
+    }
+
+    /// POST without a body.
+    pub async fn post_empty(&self, path: &str) -> (u16, Value) {
+        self.call_as(Some(&self.token.clone()), Method::POST, path, None)
+            .await
+    }
+
+    #[allow(dead_code)]
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call_as(Some(&self.token.clone()), Method::PUT, path, Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call_as(Some(&self.token.clone()), Method::DELETE, path, None)
+            .await
+    }
+}
+
+/// The single error title of an error body.
+pub fn title(body: &Value) -> &str {
+    body["errors"][0]["title"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {body}"))
+}
