@@ -132,9 +132,9 @@ pub async fn resolve_access_token(
 
 /// A short-lived cache of active-token answers, so that the tokens Synapse asks about again and
 /// again cost no database lookup. Only active answers are kept (an unknown token is looked up
-/// every time). Every change this process makes that can end or narrow a token calls
-/// [`tokens_changed`], which makes every cached answer stale at once; changes made elsewhere
-/// are seen within the TTL.
+/// every time). Every unit of work this process commits that can end or narrow a token bumps
+/// [`crate::store::tokens_epoch`], which makes every cached answer stale at once; changes made
+/// elsewhere are seen within the TTL.
 pub struct TokenCache {
     ttl: std::time::Duration,
     shards: Vec<std::sync::Mutex<std::collections::HashMap<[u8; 32], CachedToken>>>,
@@ -145,14 +145,6 @@ struct CachedToken {
     token: ActiveToken,
     stored: std::time::Instant,
     epoch: u64,
-}
-
-/// Bumped after every committed change that can make a token inactive.
-static TOKENS_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Tell the cache that tokens may have ended or changed (call after the change is committed).
-pub fn tokens_changed() {
-    TOKENS_EPOCH.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }
 
 const SHARDS: usize = 16;
@@ -191,7 +183,7 @@ impl TokenCache {
             return Ok(None);
         }
         let key = crate::crypto::sha256(token);
-        let epoch = TOKENS_EPOCH.load(std::sync::atomic::Ordering::SeqCst);
+        let epoch = crate::store::tokens_epoch();
         {
             let shard = self
                 .shard(&key)

@@ -296,27 +296,9 @@ pub async fn finish_compat_session(
     clock: &dyn Clock,
     id: ulid::Ulid,
 ) -> Result<CompatSession, AccountError> {
-    let mut repo = store.repo().await?;
-    let mut session = repo
-        .compat()
-        .find_session(id)
+    crate::compat_sessions::finish(store, clock, id)
         .await?
-        .ok_or(AccountError::UnknownCompatSession(id))?;
-    if !session.is_finished() {
-        repo.compat()
-            .finish_session(&mut session, clock.now())
-            .await?;
-        repo.jobs()
-            .push(
-                clock,
-                &Job::SyncDevices {
-                    user_id: session.user_id,
-                },
-            )
-            .await?;
-        repo.save().await?;
-    }
-    Ok(session)
+        .ok_or(AccountError::UnknownCompatSession(id))
 }
 
 /// Set (`Some`) or clear (`None`, sent as an empty name) the user's display name in the
@@ -407,7 +389,6 @@ async fn lock_and_maybe_deactivate(
             .await?;
     }
     repo.save().await?;
-    crate::access::tokens_changed();
     Ok(user)
 }
 
@@ -477,7 +458,6 @@ pub async fn kill_sessions(
             .push(clock, &Job::SyncDevices { user_id: user.id })
             .await?;
         repo.save().await?;
-        crate::access::tokens_changed();
     }
     Ok(sessions)
 }

@@ -54,11 +54,9 @@ pub async fn start(
         .refreshable
         .map(|_| TokenType::CompatRefreshToken.generate(rng));
     let mut repo = store.repo().await?;
-    let mut replaced = false;
     for mut previous in repo.compat().active_sessions(user.id).await? {
         if previous.device_id.as_deref() == Some(request.device_id.as_str()) {
             repo.compat().finish_session(&mut previous, now).await?;
-            replaced = true;
         }
     }
     let session = CompatSession {
@@ -96,9 +94,6 @@ pub async fn start(
             .await?;
     }
     repo.save().await?;
-    if replaced {
-        crate::access::tokens_changed();
-    }
     Ok(StartedSession {
         session,
         access_token,
@@ -173,7 +168,6 @@ pub async fn refresh(
         )
         .await?;
     repo.save().await?;
-    crate::access::tokens_changed();
     Ok((
         StartedSession {
             session,
@@ -186,6 +180,7 @@ pub async fn refresh(
 }
 
 /// Finish one session and queue the device sync that removes its device from Synapse.
+/// Finishing a finished session changes nothing; `None` when there is no such session.
 pub async fn finish(
     store: &Store,
     clock: &dyn Clock,
@@ -195,6 +190,9 @@ pub async fn finish(
     let Some(mut session) = repo.compat().find_session(session_id).await? else {
         return Ok(None);
     };
+    if session.is_finished() {
+        return Ok(Some(session));
+    }
     repo.compat()
         .finish_session(&mut session, clock.now())
         .await?;
@@ -207,7 +205,6 @@ pub async fn finish(
         )
         .await?;
     repo.save().await?;
-    crate::access::tokens_changed();
     Ok(Some(session))
 }
 
@@ -226,6 +223,5 @@ pub async fn finish_all(
         .push(clock, &Job::SyncDevices { user_id })
         .await?;
     repo.save().await?;
-    crate::access::tokens_changed();
     Ok(finished)
 }

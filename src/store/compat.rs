@@ -246,6 +246,7 @@ impl<'c> CompatRepo<'c> {
         id: Ulid,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.conn.tokens_changed();
         sqlx::query(
             "UPDATE compat_access_tokens SET expires_at = $1
              WHERE compat_access_token_id = $2 AND (expires_at IS NULL OR expires_at > $1)",
@@ -277,7 +278,7 @@ impl<'c> CompatRepo<'c> {
         pagination: &Pagination,
     ) -> Result<Page<CompatSession>, StoreError> {
         fetch_page(
-            self.conn,
+            &mut self.conn,
             &format!("SELECT {SESSION_COLUMNS} FROM compat_sessions s"),
             "s.compat_session_id",
             filter.conditions(),
@@ -291,7 +292,12 @@ impl<'c> CompatRepo<'c> {
         &mut self,
         filter: &CompatSessionFilter,
     ) -> Result<u64, StoreError> {
-        count(self.conn, "FROM compat_sessions s", &filter.conditions()).await
+        count(
+            &mut self.conn,
+            "FROM compat_sessions s",
+            &filter.conditions(),
+        )
+        .await
     }
 
     /// The user's sessions that are not finished, oldest first.
@@ -317,6 +323,7 @@ impl<'c> CompatRepo<'c> {
         session: &mut CompatSession,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.conn.tokens_changed();
         if session.finished_at.is_some() {
             return Ok(());
         }
@@ -335,6 +342,7 @@ impl<'c> CompatRepo<'c> {
         user_id: Ulid,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        self.conn.tokens_changed();
         let done = sqlx::query("UPDATE compat_sessions SET finished_at = $1 WHERE user_id = $2 AND finished_at IS NULL")
             .bind(ms(now))
             .bind(user_id.to_string())

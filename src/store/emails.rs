@@ -131,7 +131,7 @@ impl<'c> EmailRepo<'c> {
         pagination: &Pagination,
     ) -> Result<Page<UserEmail>, StoreError> {
         fetch_page(
-            self.conn,
+            &mut self.conn,
             "SELECT e.user_email_id, e.user_id, e.email, e.created_at FROM user_emails e",
             "e.user_email_id",
             filter.conditions(),
@@ -142,7 +142,7 @@ impl<'c> EmailRepo<'c> {
     }
 
     pub async fn count_filtered(&mut self, filter: &EmailFilter) -> Result<u64, StoreError> {
-        count(self.conn, "FROM user_emails e", &filter.conditions()).await
+        count(&mut self.conn, "FROM user_emails e", &filter.conditions()).await
     }
 
     pub async fn remove(&mut self, id: Ulid) -> Result<bool, StoreError> {

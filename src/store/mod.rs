@@ -16,7 +16,14 @@ pub mod personal;
 pub mod registration_tokens;
 pub mod users;
 
-use std::{borrow::Cow, sync::Once, time::Duration};
+use std::{
+    borrow::Cow,
+    sync::{
+        Once,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use sqlx::{
     Any, AnyConnection, AnyPool, Transaction,
@@ -180,11 +187,13 @@ impl Store {
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(Repo {
                     tx,
+                    tokens_changed: AtomicBool::new(false),
                     _writer: Some(writer),
                 })
             }
             Backend::Postgres => Ok(Repo {
                 tx: self.pool.begin().await?,
+                tokens_changed: AtomicBool::new(false),
                 _writer: None,
             }),
         }
@@ -211,6 +220,7 @@ impl Store {
 /// holding one: on SQLite the second waits for the first.
 pub struct Repo {
     tx: Transaction<'static, Any>,
+    tokens_changed: AtomicBool,
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
@@ -222,17 +232,24 @@ pub struct Reader {
 macro_rules! repositories {
     ($($method:ident -> $repo:ident),* $(,)?) => {
         impl Repo {
-            $(pub fn $method(&mut self) -> $repo<'_> { $repo::new(&mut self.tx) })*
+            $(pub fn $method(&mut self) -> $repo<'_> {
+                $repo::new(Conn { conn: &mut *self.tx, tokens_changed: &self.tokens_changed })
+            })*
 
             /// Commit everything done through this repo.
             pub async fn save(self) -> Result<(), StoreError> {
                 self.tx.commit().await?;
+                if self.tokens_changed.load(Ordering::Relaxed) {
+                    TOKENS_EPOCH.fetch_add(1, Ordering::SeqCst);
+                }
                 Ok(())
             }
         }
 
         impl Reader {
-            $(pub fn $method(&mut self) -> $repo<'_> { $repo::new(&mut self.conn) })*
+            $(pub fn $method(&mut self) -> $repo<'_> {
+                $repo::new(Conn { conn: &mut *self.conn, tokens_changed: &READS_CHANGE_NOTHING })
+            })*
         }
     };
 }
@@ -290,5 +307,41 @@ fn migrator(backend: Backend) -> Migrator {
     )
 }
 
-/// A connection handle every repository holds.
-pub(crate) type Conn<'c> = &'c mut AnyConnection;
+/// A connection handle every repository holds: the connection (or transaction) plus the flag a
+/// repository raises when it changes something that can end or narrow an access token.
+pub(crate) struct Conn<'c> {
+    conn: &'c mut AnyConnection,
+    tokens_changed: &'c AtomicBool,
+}
+
+impl Conn<'_> {
+    /// Record that this unit of work can end or narrow tokens (finished sessions, locked or
+    /// deactivated users, revoked tokens); cached introspection answers go stale on commit.
+    pub(crate) fn tokens_changed(&self) {
+        self.tokens_changed.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        self.conn
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.conn
+    }
+}
+
+/// Bumped after every committed unit of work that raised [`Conn::tokens_changed`] in this
+/// process. Caches of token answers compare it with the value they saw.
+static TOKENS_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+pub fn tokens_epoch() -> u64 {
+    TOKENS_EPOCH.load(Ordering::SeqCst)
+}
+
+/// Reads never end tokens; their handles point here.
+static READS_CHANGE_NOTHING: AtomicBool = AtomicBool::new(false);

@@ -5,7 +5,7 @@
 use sqlx::{Any, AssertSqlSafe, any::AnyRow, query::Query};
 use ulid::Ulid;
 
-use super::{Conn, StoreError};
+use super::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaginationDirection {
@@ -148,7 +148,7 @@ pub(crate) fn like_escape(text: &str) -> String {
 /// Read one page. `select` is `SELECT <columns> FROM <table> <alias>`; `id_column` the ULID
 /// primary key the list is ordered by.
 pub(crate) async fn fetch_page<T>(
-    conn: Conn<'_>,
+    conn: &mut sqlx::AnyConnection,
     select: &str,
     id_column: &str,
     mut conditions: Conditions,
@@ -201,7 +201,7 @@ pub(crate) async fn fetch_page<T>(
 
 /// Offset pagination, for APIs that define it (Synapse's admin API). Costs grow with `offset`.
 pub(crate) async fn fetch_offset<T>(
-    conn: Conn<'_>,
+    conn: &mut sqlx::AnyConnection,
     select: &str,
     order_by: &str,
     conditions: Conditions,
@@ -224,7 +224,7 @@ pub(crate) async fn fetch_offset<T>(
 
 /// How many rows match. `from` is `FROM <table> <alias>`.
 pub(crate) async fn count(
-    conn: Conn<'_>,
+    conn: &mut sqlx::AnyConnection,
     from: &str,
     conditions: &Conditions,
 ) -> Result<u64, StoreError> {

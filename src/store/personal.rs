@@ -73,6 +73,7 @@ impl<'c> PersonalRepo<'c> {
         token: &PersonalAccessToken,
         token_string: &str,
     ) -> Result<(), StoreError> {
+        self.conn.tokens_changed();
         sqlx::query(
             "UPDATE personal_access_tokens SET revoked_at = $1
              WHERE personal_session_id = $2 AND revoked_at IS NULL",
@@ -149,6 +150,7 @@ impl<'c> PersonalRepo<'c> {
         session: &mut PersonalSession,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.conn.tokens_changed();
         sqlx::query("UPDATE personal_sessions SET revoked_at = $1 WHERE personal_session_id = $2 AND revoked_at IS NULL")
             .bind(ms(now))
             .bind(session.id.to_string())

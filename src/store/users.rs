@@ -226,7 +226,7 @@ impl<'c> UserRepo<'c> {
         pagination: &Pagination,
     ) -> Result<Page<User>, StoreError> {
         fetch_page(
-            self.conn,
+            &mut self.conn,
             &format!("SELECT {LIST_COLUMNS} FROM users u"),
             "u.user_id",
             filter.conditions(),
@@ -242,7 +242,7 @@ impl<'c> UserRepo<'c> {
         query: &SynapseUserQuery,
     ) -> Result<(Vec<User>, u64), StoreError> {
         let conditions = query.conditions();
-        let total = count(self.conn, "FROM users u", &conditions).await?;
+        let total = count(&mut self.conn, "FROM users u", &conditions).await?;
         let column = if query.by_creation {
             "u.user_id"
         } else {
@@ -250,7 +250,7 @@ impl<'c> UserRepo<'c> {
         };
         let direction = if query.descending { "DESC" } else { "ASC" };
         let page = fetch_offset(
-            self.conn,
+            &mut self.conn,
             &format!("SELECT {LIST_COLUMNS} FROM users u"),
             &format!("{column} {direction}"),
             conditions,
@@ -264,7 +264,7 @@ impl<'c> UserRepo<'c> {
 
     /// How many users match `filter`.
     pub async fn count_filtered(&mut self, filter: &UserFilter) -> Result<u64, StoreError> {
-        count(self.conn, "FROM users u", &filter.conditions()).await
+        count(&mut self.conn, "FROM users u", &filter.conditions()).await
     }
 
     pub async fn count(&mut self) -> Result<u64, StoreError> {
@@ -279,6 +279,7 @@ impl<'c> UserRepo<'c> {
         user: &mut User,
         admin: bool,
     ) -> Result<(), StoreError> {
+        self.conn.tokens_changed();
         self.update_flags(user.id, "can_request_admin", Some(flag(admin)))
             .await?;
         user.can_request_admin = admin;
@@ -287,6 +288,7 @@ impl<'c> UserRepo<'c> {
 
     /// Lock the user. Locking a locked user keeps the first lock time.
     pub async fn lock(&mut self, user: &mut User, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn.tokens_changed();
         let at = user.locked_at.unwrap_or(now);
         self.update_flags(user.id, "locked_at", Some(ms(at)))
             .await?;
@@ -305,6 +307,7 @@ impl<'c> UserRepo<'c> {
         user: &mut User,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.conn.tokens_changed();
         let at = user.deactivated_at.unwrap_or(now);
         self.update_flags(user.id, "deactivated_at", Some(ms(at)))
             .await?;
