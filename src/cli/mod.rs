@@ -8,6 +8,8 @@ mod embedded;
 mod manage;
 mod server;
 mod setup;
+mod syn2mas;
+pub mod upstream_sync;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -64,6 +66,9 @@ enum Command {
     /// Administrative actions on users, sessions and tokens.
     #[command(subcommand)]
     Manage(manage::ManageCommand),
+    /// Migrate users, passwords, emails, devices and tokens from a Synapse homeserver.
+    #[command(subcommand)]
+    Syn2mas(syn2mas::Syn2masCommand),
 }
 
 /// Parse the command line, run the command, and turn its outcome into an exit code.
@@ -118,6 +123,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Config(command)) => config::run(&sources, command).await,
         Some(Command::Database(command)) => database::run(&sources, command).await,
         Some(Command::Manage(command)) => manage::run(&sources, command).await,
+        Some(Command::Syn2mas(command)) => syn2mas::run(&sources, command).await,
     }
 }
 

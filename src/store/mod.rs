@@ -3,6 +3,7 @@
 //! repository per aggregate (`repo.users()`, `repo.compat()`, …). Dropping a `Repo` without
 //! [`Repo::save`] rolls back.
 
+pub mod bulk;
 mod codec;
 pub mod compat;
 pub mod emails;
@@ -10,6 +11,7 @@ pub mod jobs;
 pub mod oauth2_clients;
 pub mod passwords;
 pub mod registration_tokens;
+pub mod upstream;
 pub mod users;
 
 use std::{borrow::Cow, sync::Once, time::Duration};
@@ -23,7 +25,8 @@ use sqlx::{
 
 pub use self::{
     compat::CompatRepo, emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo,
-    passwords::PasswordRepo, registration_tokens::RegistrationTokenRepo, users::UserRepo,
+    passwords::PasswordRepo, registration_tokens::RegistrationTokenRepo, upstream::UpstreamRepo,
+    users::UserRepo,
 };
 
 /// Which database engine a [`Store`] talks to.
@@ -222,6 +225,7 @@ repositories! {
     registration_tokens -> RegistrationTokenRepo,
     oauth2_clients -> OAuth2ClientRepo,
     jobs -> JobRepo,
+    upstream -> UpstreamRepo,
 }
 
 /// The migrations, one line each: version and file stem, the same stem under
