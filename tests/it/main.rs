@@ -8,3 +8,4 @@ mod server;
 mod store_compat;
 mod store_jobs;
 mod store_users;
+mod syn2mas;
