@@ -676,7 +676,59 @@ async fn exit_codes_and_messages(db: TestDb) {
     assert!(text.contains("ready to migrate"), "{text}");
 }
 
+/// `config generate --synapse-config` gives a configuration `syn2mas` accepts as is.
+async fn generated_config_is_ready_for_migration(db: TestDb) {
+    let synapse = SynapseFixture::sqlite().await;
+    let cli = GatehouseCli::new(&db);
+    let yaml = synapse.homeserver_yaml.display().to_string();
+    let output = cli.ok(&["config", "generate", "-s", &yaml]);
+    let mut config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&output).unwrap();
+    assert_eq!(config["matrix"]["homeserver"], "example.test");
+    assert_eq!(config["matrix"]["endpoint"], "http://127.0.0.1:18008/");
+    let v1 = &config["passwords"]["schemes"][0];
+    assert_eq!(v1["version"], 1);
+    assert_eq!(v1["algorithm"], "bcrypt");
+    assert_eq!(v1["cost"], 4);
+    assert_eq!(v1["secret"], "s3cret");
+    assert_eq!(v1["unicode_normalization"], true);
+    assert_eq!(config["passwords"]["schemes"][1]["algorithm"], "argon2id");
+    let providers = config["upstream_oauth2"]["providers"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(providers.len(), 2);
+    assert_eq!(providers[0]["synapse_idp_id"], "oidc-keycloak");
+    assert_eq!(providers[0]["discovery_mode"], "disabled");
+    assert_eq!(providers[0]["scope"], "openid profile email");
+    assert_eq!(
+        providers[0]["claims_imports"]["localpart"]["template"],
+        "{{ user.preferred_username }}"
+    );
+    assert_eq!(providers[1]["synapse_idp_id"], "oidc-github");
+    config["http"]["listeners"] = serde_yaml_ng::Value::Sequence(Vec::new());
+    // Fixed ids, so that the checks below know where links should point.
+    config["upstream_oauth2"]["providers"][0]["id"] = KEYCLOAK.into();
+    config["upstream_oauth2"]["providers"][1]["id"] = GITHUB.into();
+    std::fs::write(&cli.files[0], serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+    expect_code(&syn2mas(&cli, &synapse, &["check"]), 11);
+    expect_code(&syn2mas(&cli, &synapse, &["migrate"]), 0);
+    let store = db.store().await;
+    verify_against_manifest(&store, &synapse.manifest).await;
+    // The providers were synced, secret encrypted.
+    let providers = store
+        .reader()
+        .await
+        .unwrap()
+        .upstream()
+        .list_providers()
+        .await
+        .unwrap();
+    assert_eq!(providers.len(), 2);
+    let secret = providers[0].encrypted_client_secret.as_deref().unwrap();
+    assert!(!secret.contains("fixture-client-secret"));
+}
+
 on_both_backends!(
+    generated_config_is_ready_for_migration,
     migrates_sqlite_synapse,
     migrates_postgres_synapse,
     dry_run_changes_nothing,
