@@ -458,12 +458,17 @@ pub(crate) struct SynAccessToken {
 }
 
 impl FromCells for SynAccessToken {
-    const SQL: &'static str = "SELECT a.user_id, a.device_id, a.token, CAST(a.valid_until_ms AS BIGINT),
+    // Joins rather than correlated subqueries: Synapse's SQLite schema has no index on
+    // access_tokens.refresh_token_id, and SQLite builds automatic indexes for joins only.
+    const SQL: &'static str =
+        "SELECT a.user_id, a.device_id, a.token, CAST(a.valid_until_ms AS BIGINT),
         CAST(a.last_validated AS BIGINT), a.puppets_user_id, r.token,
-        CAST(CASE WHEN r.next_token_id IS NOT NULL AND EXISTS (
-            SELECT 1 FROM access_tokens n WHERE n.refresh_token_id = r.next_token_id AND COALESCE(n.used, FALSE)
-        ) THEN 1 ELSE 0 END AS BIGINT)
-        FROM access_tokens a LEFT JOIN refresh_tokens r ON r.id = a.refresh_token_id";
+        CAST(CASE WHEN u.refresh_token_id IS NOT NULL THEN 1 ELSE 0 END AS BIGINT)
+        FROM access_tokens a
+        LEFT JOIN refresh_tokens r ON r.id = a.refresh_token_id
+        LEFT JOIN (SELECT refresh_token_id FROM access_tokens
+                   WHERE refresh_token_id IS NOT NULL AND COALESCE(used, FALSE)
+                   GROUP BY refresh_token_id) u ON u.refresh_token_id = r.next_token_id";
     fn from_cells(row: &impl Cells) -> Result<Self, sqlx::Error> {
         Ok(Self {
             user_id: row.text(0)?,
@@ -487,7 +492,7 @@ pub(crate) struct SynLoneRefreshToken {
 
 impl FromCells for SynLoneRefreshToken {
     const SQL: &'static str = "SELECT r.user_id, r.device_id FROM refresh_tokens r
-        WHERE NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.refresh_token_id = r.id)";
+        LEFT JOIN access_tokens a ON a.refresh_token_id = r.id WHERE a.id IS NULL";
     fn from_cells(row: &impl Cells) -> Result<Self, sqlx::Error> {
         Ok(Self {
             user_id: row.text(0)?,
