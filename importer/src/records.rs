@@ -10,13 +10,21 @@ pub struct UserRecord {
     /// The localpart of `@localpart:server_name`.
     pub localpart: String,
     pub created_at_ms: i64,
-    /// Synapse's bcrypt hash, `None` for users without a password (SSO-only, guests, …).
-    pub password_hash: Option<String>,
+    /// Synapse's bcrypt hash, `None` for users without a password (SSO-only, guests,
+    /// appservice users' `''`, …). Stored as password scheme version 1.
+    pub password: Option<PasswordRecord>,
     /// Synapse `admin`: may request admin scopes, and migrated sessions keep Synapse admin rights.
     pub admin: bool,
     pub locked_at_ms: Option<i64>,
     pub deactivated_at_ms: Option<i64>,
     pub is_guest: bool,
+}
+
+/// A password hash carried over as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordRecord {
+    pub id: Ulid,
+    pub hash: String,
 }
 
 /// A verified email address (`user_threepids` with medium `email`).

@@ -1,6 +1,6 @@
 //! Where migrated records go. Batches arrive parents first (users before their emails and
 //! sessions, sessions before their tokens); a sink may buffer, but must have written everything
-//! when [`Sink::finish`] returns.
+//! when [`Sink::flush`] returns.
 
 use std::future::Future;
 
@@ -47,6 +47,7 @@ pub trait Sink {
         batch: &[RefreshTokenRecord],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
-    /// Make everything written durable (commit).
-    fn finish(self) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Write out anything buffered. Committing (or rolling back a dry run) is the caller's
+    /// business, after the migration returns.
+    fn flush(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }

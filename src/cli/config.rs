@@ -28,6 +28,10 @@ pub enum ConfigCommand {
         /// Write to this file instead of stdout (refuses to overwrite).
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Fill homeserver, passwords, account flags and upstream providers from Synapse's
+        /// homeserver.yaml (repeat to merge several).
+        #[arg(short = 's', long = "synapse-config", value_name = "FILE")]
+        synapse_config: Vec<PathBuf>,
     },
     /// Apply migrations and copy the static `clients` into the database.
     Sync {
@@ -53,8 +57,20 @@ pub async fn run(sources: &ConfigSources, command: ConfigCommand) -> anyhow::Res
             write_output(output, &config::to_yaml(&config)?)?;
             Ok(ExitCode::SUCCESS)
         }
-        ConfigCommand::Generate { output } => {
-            let config = config::generate(&mut rand::rngs::OsRng)?;
+        ConfigCommand::Generate {
+            output,
+            synapse_config,
+        } => {
+            let mut config = config::generate(&mut rand::rngs::OsRng)?;
+            if !synapse_config.is_empty() {
+                let synapse =
+                    gatehouse_importer::synapse_config::SynapseConfig::load(&synapse_config)?;
+                for warning in
+                    config::apply_synapse_config(&mut config, &synapse, &mut rand::rngs::OsRng)?
+                {
+                    tracing::warn!("{warning}");
+                }
+            }
             write_output(output, &config::to_yaml(&config)?)?;
             Ok(ExitCode::SUCCESS)
         }

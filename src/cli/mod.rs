@@ -10,6 +10,8 @@ mod manage;
 mod openapi;
 mod server;
 mod setup;
+mod syn2mas;
+pub mod upstream_sync;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -71,6 +73,9 @@ enum Command {
     /// The admin API's OpenAPI document.
     #[command(subcommand, hide = true)]
     Openapi(openapi::OpenApiCommand),
+    /// Migrate users, passwords, emails, devices and tokens from a Synapse homeserver.
+    #[command(subcommand)]
+    Syn2mas(syn2mas::Syn2masCommand),
 }
 
 /// Parse the command line, run the command, and turn its outcome into an exit code.
@@ -127,6 +132,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Manage(command)) => manage::run(&sources, command).await,
         Some(Command::Doctor) => doctor::run(&sources).await,
         Some(Command::Openapi(command)) => openapi::run(command),
+        Some(Command::Syn2mas(command)) => syn2mas::run(&sources, command).await,
     }
 }
 

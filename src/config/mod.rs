@@ -15,6 +15,7 @@ mod account;
 mod clients;
 mod database;
 mod email;
+mod from_synapse;
 mod generate;
 mod http;
 mod load;
@@ -24,6 +25,7 @@ mod passwords;
 mod secrets;
 #[cfg(test)]
 mod tests;
+mod upstream;
 mod util;
 
 use std::path::PathBuf;
@@ -34,6 +36,7 @@ pub use account::AccountConfig;
 pub use clients::{ClientAuthMethod, ClientConfig};
 pub use database::{DEFAULT_DATABASE_URI, DatabaseConfig, PgSslMode};
 pub use email::{EmailConfig, EmailTransport, EmailTransportKind, SmtpMode};
+pub use from_synapse::apply_synapse_config;
 pub use generate::{generate, to_yaml};
 pub use http::{BindConfig, FdKind, HttpConfig, ListenerConfig, Resource, TlsConfig};
 pub use load::{Loaded, config_paths, from_str, from_value, load, merge_values};
@@ -45,6 +48,7 @@ pub use other::{
 };
 pub use passwords::{PasswordAlgorithm, PasswordSchemeConfig, PasswordsConfig};
 pub use secrets::{KeyConfig, LoadedKey, SecretsConfig};
+pub use upstream::{UpstreamOAuth2Config, UpstreamProviderConfig};
 
 /// Everything that can go wrong while loading, validating or generating a configuration.
 ///
@@ -125,9 +129,8 @@ pub struct RootConfig {
     #[serde(skip_serializing_if = "util::is_empty_value")]
     pub policy: serde_yaml_ng::Value,
     pub rate_limiting: RateLimitingConfig,
-    /// Not typed yet: kept so MAS configs load without warnings.
-    #[serde(skip_serializing_if = "util::is_empty_value")]
-    pub upstream_oauth2: serde_yaml_ng::Value,
+    #[serde(skip_serializing_if = "UpstreamOAuth2Config::is_empty")]
+    pub upstream_oauth2: UpstreamOAuth2Config,
     pub branding: BrandingConfig,
     pub captcha: CaptchaConfig,
     pub account: AccountConfig,
@@ -149,7 +152,7 @@ impl Default for RootConfig {
             matrix: MatrixConfig::default(),
             policy: util::empty_map(),
             rate_limiting: RateLimitingConfig::default(),
-            upstream_oauth2: util::empty_map(),
+            upstream_oauth2: UpstreamOAuth2Config::default(),
             branding: BrandingConfig::default(),
             captcha: CaptchaConfig::default(),
             account: AccountConfig::default(),
@@ -172,6 +175,7 @@ impl RootConfig {
         self.matrix.validate()?;
         self.rate_limiting.validate()?;
         self.captcha.validate()?;
+        self.upstream_oauth2.validate()?;
         Ok(())
     }
 

@@ -207,7 +207,8 @@ fn every_default() {
     assert_eq!(c.captcha.service, None);
 
     // untyped sections
-    for value in [&c.telemetry, &c.templates, &c.policy, &c.upstream_oauth2] {
+    assert!(c.upstream_oauth2.providers.is_empty());
+    for value in [&c.telemetry, &c.templates, &c.policy] {
         assert_eq!(value, &Value::Mapping(Default::default()));
     }
 }
@@ -296,7 +297,13 @@ fn mas_example_loads_without_warnings() {
         }
         other => panic!("unexpected transport {other:?}"),
     }
-    assert!(c.upstream_oauth2.get("providers").is_some());
+    let google = &c.upstream_oauth2.providers[0];
+    assert_eq!(google.synapse_idp_id.as_deref(), Some("oidc-google"));
+    assert_eq!(
+        google.client_secret().expect("secret").as_deref(),
+        Some("google-client-secret")
+    );
+    assert_eq!(google.auth_method(), "client_secret_post");
     assert!(c.policy.get("data").is_some());
     assert!(c.telemetry.get("tracing").is_some());
 

@@ -4,6 +4,7 @@
 //! [`Repo::save`] rolls back.
 
 pub mod browser_sessions;
+pub mod bulk;
 mod codec;
 pub mod compat;
 pub mod compat_sso;
@@ -14,6 +15,7 @@ pub mod pagination;
 pub mod passwords;
 pub mod personal;
 pub mod registration_tokens;
+pub mod upstream;
 pub mod users;
 
 use std::{
@@ -35,7 +37,8 @@ use sqlx::{
 pub use self::{
     browser_sessions::BrowserSessionRepo, compat::CompatRepo, compat_sso::CompatSsoRepo,
     emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo, passwords::PasswordRepo,
-    personal::PersonalRepo, registration_tokens::RegistrationTokenRepo, users::UserRepo,
+    personal::PersonalRepo, registration_tokens::RegistrationTokenRepo, upstream::UpstreamRepo,
+    users::UserRepo,
 };
 
 /// Which database engine a [`Store`] talks to.
@@ -265,6 +268,7 @@ repositories! {
     personal -> PersonalRepo,
     browser_sessions -> BrowserSessionRepo,
     compat_sso -> CompatSsoRepo,
+    upstream -> UpstreamRepo,
 }
 
 /// The migrations, one line each: version and file stem, the same stem under

@@ -12,5 +12,6 @@ mod server;
 mod store_compat;
 mod store_jobs;
 mod store_users;
+mod syn2mas;
 mod synapse;
 mod synapse_e2e;

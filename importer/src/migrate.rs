@@ -1,0 +1,655 @@
+//! The migration itself: stream Synapse's rows entity by entity, map them to records, and hand
+//! them in batches to a [`Sink`]. Reading and writing overlap: the reader fills batches while
+//! the writer stores the previous ones.
+//!
+//! Memory: besides the batches in flight, one entry per Synapse user (id, flags, report
+//! counters) and one per carried (user, device) pair.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    time::{Duration, Instant},
+};
+
+use futures_util::TryStreamExt;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use tokio::sync::mpsc;
+use ulid::Ulid;
+
+use crate::{
+    progress::{Progress, ProgressMode},
+    records::{
+        AccessTokenRecord, CompatSessionRecord, EmailRecord, PasswordRecord, RefreshTokenRecord,
+        UnsupportedThreepidRecord, UpstreamLinkRecord, UserRecord,
+    },
+    report::{EntityCounts, Report, UserOutcome, UserStatus},
+    sink::Sink,
+    source::{
+        SourceError, SynAccessToken, SynDevice, SynExternalId, SynLoneRefreshToken, SynThreepid,
+        SynUser, SynapseDb,
+    },
+};
+
+#[derive(Debug, Clone)]
+pub struct MigrateOptions {
+    /// The homeserver's `server_name`.
+    pub server_name: String,
+    /// Synapse `auth_provider` → target provider id (from the checks).
+    pub provider_map: HashMap<String, Ulid>,
+    /// "Now", unix ms: the creation time of sessions Synapse has no time for.
+    pub now_ms: i64,
+    /// Records per batch handed to the sink.
+    pub batch_size: usize,
+    pub progress: ProgressMode,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError<E: std::error::Error + 'static> {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("writing to the Gatehouse database: {0}")]
+    Sink(#[source] E),
+}
+
+/// What the reader sends the writer.
+enum Batch {
+    Users(Vec<UserRecord>),
+    Emails(Vec<EmailRecord>),
+    Threepids(Vec<UnsupportedThreepidRecord>),
+    Links(Vec<UpstreamLinkRecord>),
+    Sessions(Vec<CompatSessionRecord>),
+    AccessTokens(Vec<AccessTokenRecord>),
+    RefreshTokens(Vec<RefreshTokenRecord>),
+}
+
+/// Per-user state kept for the whole run.
+struct UserMeta {
+    id: Ulid,
+    created_ms: i64,
+    admin: bool,
+    migrated: bool,
+    /// Why this user's devices and tokens are not carried, if they are not.
+    no_sessions: Option<&'static str>,
+}
+
+/// Buffers for every record kind. Whenever one is full all are flushed, parents first, so a
+/// child never reaches the sink before its parent.
+struct Batcher {
+    size: usize,
+    tx: mpsc::Sender<Batch>,
+    users: Vec<UserRecord>,
+    emails: Vec<EmailRecord>,
+    threepids: Vec<UnsupportedThreepidRecord>,
+    links: Vec<UpstreamLinkRecord>,
+    sessions: Vec<CompatSessionRecord>,
+    access: Vec<AccessTokenRecord>,
+    refresh: Vec<RefreshTokenRecord>,
+    rows: u64,
+}
+
+/// The writer went away (it failed; its error is reported instead).
+struct WriterGone;
+
+impl Batcher {
+    fn full(&self) -> bool {
+        self.users.len() >= self.size
+            || self.emails.len() >= self.size
+            || self.threepids.len() >= self.size
+            || self.links.len() >= self.size
+            || self.sessions.len() >= self.size
+            || self.access.len() >= self.size
+            || self.refresh.len() >= self.size
+    }
+
+    async fn maybe_flush(&mut self) -> Result<(), WriterGone> {
+        if self.full() {
+            self.flush().await
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), WriterGone> {
+        macro_rules! send {
+            ($field:ident, $variant:ident) => {
+                if !self.$field.is_empty() {
+                    let batch = std::mem::replace(&mut self.$field, Vec::with_capacity(self.size));
+                    self.rows += batch.len() as u64;
+                    self.tx
+                        .send(Batch::$variant(batch))
+                        .await
+                        .map_err(|_| WriterGone)?;
+                }
+            };
+        }
+        // Each user with a password is two rows (users, user_passwords).
+        self.rows += self.users.iter().filter(|u| u.password.is_some()).count() as u64;
+        send!(users, Users);
+        send!(emails, Emails);
+        send!(threepids, Threepids);
+        send!(links, Links);
+        send!(sessions, Sessions);
+        send!(access, AccessTokens);
+        send!(refresh, RefreshTokens);
+        Ok(())
+    }
+}
+
+struct Reader<'a> {
+    options: &'a MigrateOptions,
+    rng: StdRng,
+    report: Report,
+    meta: Vec<UserMeta>,
+    /// Full user id (`@lp:server`) → index in `meta` and `report.users`.
+    index: HashMap<Box<str>, u32>,
+    /// (user index, device id) → the compat session carrying that device.
+    sessions: HashMap<(u32, Box<str>), (Ulid, i64)>,
+    batcher: Batcher,
+}
+
+impl Reader<'_> {
+    fn ulid_at(&mut self, ms: i64) -> Ulid {
+        Ulid::from_parts(ms.max(0) as u64, self.rng.r#gen::<u128>())
+    }
+
+    fn user(&self, user_id: &str) -> Option<u32> {
+        self.index.get(user_id).copied()
+    }
+
+    fn skip(&mut self, user: Option<u32>, user_id: &str, what: String) {
+        match user {
+            Some(index) => self.report.users[index as usize].skipped.push(what),
+            None => self.report.orphans.push((user_id.to_owned(), what)),
+        }
+    }
+
+    async fn users(&mut self, db: &mut SynapseDb, progress: &Progress) -> Result<(), ReadError> {
+        let approx = db.approx_count("users").await?;
+        self.meta.reserve(approx as usize);
+        self.index.reserve(approx as usize);
+        self.report.users.reserve(approx as usize);
+        let suffix = format!(":{}", self.options.server_name);
+        let mut bar = progress.entity("users", approx);
+        let mut stream = db.stream::<SynUser>();
+        while let Some(user) = stream.try_next().await? {
+            let created_ms = user.creation_ts.saturating_mul(1000);
+            let localpart = user
+                .name
+                .strip_prefix('@')
+                .and_then(|rest| rest.strip_suffix(&suffix));
+            let (localpart, status, reason) = match (localpart, &user.appservice_id) {
+                (None, _) => (
+                    user.name.as_str(),
+                    UserStatus::Skipped,
+                    Some("not a user of this server_name"),
+                ),
+                (Some(lp), Some(_)) => (
+                    lp,
+                    UserStatus::Skipped,
+                    Some("appservice user: authenticates through its appservice, not carried"),
+                ),
+                (Some(lp), None) => (
+                    lp,
+                    UserStatus::Migrated,
+                    if user.deactivated {
+                        Some("deactivated: devices and tokens not carried")
+                    } else if user.is_guest {
+                        Some("guest: cannot log in, devices and tokens not carried")
+                    } else if user.locked {
+                        Some("locked")
+                    } else {
+                        None
+                    },
+                ),
+            };
+            let migrated = status == UserStatus::Migrated;
+            let id = self.ulid_at(created_ms);
+            let mut outcome = UserOutcome::new(localpart.into(), status, reason);
+            if migrated {
+                let password = match user.password_hash {
+                    // Appservice-registered users have '' : no password.
+                    Some(hash) if !hash.is_empty() => Some(PasswordRecord {
+                        id: self.ulid_at(created_ms),
+                        hash,
+                    }),
+                    _ => None,
+                };
+                outcome.password = password.is_some();
+                self.batcher.users.push(UserRecord {
+                    id,
+                    localpart: localpart.to_owned(),
+                    created_at_ms: created_ms,
+                    password,
+                    admin: user.admin,
+                    locked_at_ms: user.locked.then_some(created_ms),
+                    deactivated_at_ms: user.deactivated.then_some(created_ms),
+                    is_guest: user.is_guest,
+                });
+            }
+            let index = self.meta.len() as u32;
+            self.meta.push(UserMeta {
+                id,
+                created_ms,
+                admin: user.admin,
+                migrated,
+                no_sessions: if user.deactivated {
+                    Some("user is deactivated")
+                } else if user.is_guest {
+                    Some("user is a guest")
+                } else {
+                    None
+                },
+            });
+            self.report.users.push(outcome);
+            self.index.insert(user.name.into_boxed_str(), index);
+            count(&mut self.report.entities[0], migrated);
+            bar.tick(!migrated);
+            self.batcher.maybe_flush().await?;
+        }
+        bar.finish();
+        Ok(())
+    }
+
+    async fn threepids(
+        &mut self,
+        db: &mut SynapseDb,
+        progress: &Progress,
+    ) -> Result<(), ReadError> {
+        let mut bar = progress.entity("threepids", db.approx_count("user_threepids").await?);
+        let mut stream = db.stream::<SynThreepid>();
+        while let Some(row) = stream.try_next().await? {
+            let user = self.user(&row.user_id);
+            let carried = match user {
+                Some(index) if self.meta[index as usize].migrated => {
+                    let meta = &self.meta[index as usize];
+                    let user_id = meta.id;
+                    let outcome = &mut self.report.users[index as usize];
+                    if row.medium == "email" {
+                        outcome.emails += 1;
+                        let id = self.ulid_at(row.added_at);
+                        self.batcher.emails.push(EmailRecord {
+                            id,
+                            user_id,
+                            address: row.address,
+                            created_at_ms: row.added_at,
+                        });
+                    } else {
+                        outcome.unsupported_threepids += 1;
+                        self.batcher.threepids.push(UnsupportedThreepidRecord {
+                            user_id,
+                            medium: row.medium,
+                            address: row.address,
+                            created_at_ms: row.added_at,
+                        });
+                    }
+                    true
+                }
+                _ => {
+                    let what = format!("{} {}: user not migrated", row.medium, row.address);
+                    self.skip(user, &row.user_id, what);
+                    false
+                }
+            };
+            count(&mut self.report.entities[1], carried);
+            bar.tick(!carried);
+            self.batcher.maybe_flush().await?;
+        }
+        bar.finish();
+        Ok(())
+    }
+
+    async fn external_ids(
+        &mut self,
+        db: &mut SynapseDb,
+        progress: &Progress,
+    ) -> Result<(), ReadError> {
+        let mut bar = progress.entity("external ids", db.approx_count("user_external_ids").await?);
+        let mut stream = db.stream::<SynExternalId>();
+        while let Some(row) = stream.try_next().await? {
+            let user = self.user(&row.user_id);
+            let provider = self.options.provider_map.get(&row.auth_provider).copied();
+            let carried = match (user, provider) {
+                (Some(index), Some(provider_id)) if self.meta[index as usize].migrated => {
+                    let meta = &self.meta[index as usize];
+                    let (user_id, created_ms) = (meta.id, meta.created_ms);
+                    self.report.users[index as usize].upstream_links += 1;
+                    let id = self.ulid_at(created_ms);
+                    self.batcher.links.push(UpstreamLinkRecord {
+                        id,
+                        user_id,
+                        provider_id,
+                        subject: row.external_id,
+                        created_at_ms: created_ms,
+                    });
+                    true
+                }
+                (Some(index), None) if self.meta[index as usize].migrated => {
+                    let what = format!(
+                        "link to {} ({}): no upstream provider mapped",
+                        row.auth_provider, row.external_id
+                    );
+                    self.skip(user, &row.user_id, what);
+                    false
+                }
+                _ => {
+                    let what = format!(
+                        "link to {} ({}): user not migrated",
+                        row.auth_provider, row.external_id
+                    );
+                    self.skip(user, &row.user_id, what);
+                    false
+                }
+            };
+            count(&mut self.report.entities[2], carried);
+            bar.tick(!carried);
+            self.batcher.maybe_flush().await?;
+        }
+        bar.finish();
+        Ok(())
+    }
+
+    async fn devices(&mut self, db: &mut SynapseDb, progress: &Progress) -> Result<(), ReadError> {
+        let approx = db.approx_count("devices").await?;
+        self.sessions.reserve(approx as usize);
+        let mut bar = progress.entity("devices", approx);
+        let mut stream = db.stream::<SynDevice>();
+        while let Some(row) = stream.try_next().await? {
+            let user = self.user(&row.user_id);
+            let why_not = match user {
+                None => Some("no such user"),
+                Some(index) => {
+                    let meta = &self.meta[index as usize];
+                    if !meta.migrated {
+                        Some("user not migrated")
+                    } else if row.hidden {
+                        Some("hidden (a cross-signing placeholder, not a device)")
+                    } else if row.device_id == "guest_device" {
+                        Some("guest device")
+                    } else {
+                        meta.no_sessions
+                    }
+                }
+            };
+            let carried = match (user, why_not) {
+                (Some(index), None) => {
+                    let meta = &self.meta[index as usize];
+                    let (user_id, admin) = (meta.id, meta.admin);
+                    let created_ms = row.last_seen.unwrap_or(self.options.now_ms);
+                    let id = self.ulid_at(created_ms);
+                    self.report.users[index as usize].devices += 1;
+                    self.sessions.insert(
+                        (index, row.device_id.clone().into_boxed_str()),
+                        (id, created_ms),
+                    );
+                    self.batcher.sessions.push(CompatSessionRecord {
+                        id,
+                        user_id,
+                        device_id: Some(row.device_id),
+                        display_name: row.display_name,
+                        created_at_ms: created_ms,
+                        last_active_at_ms: row.last_seen,
+                        last_active_ip: row.ip.as_deref().and_then(parse_ip),
+                        user_agent: row.user_agent,
+                        is_synapse_admin: admin,
+                    });
+                    true
+                }
+                (_, reason) => {
+                    let what = format!(
+                        "device {}: {}",
+                        row.device_id,
+                        reason.unwrap_or("not carried")
+                    );
+                    self.skip(user, &row.user_id, what);
+                    false
+                }
+            };
+            count(&mut self.report.entities[3], carried);
+            bar.tick(!carried);
+            self.batcher.maybe_flush().await?;
+        }
+        bar.finish();
+        Ok(())
+    }
+
+    async fn tokens(&mut self, db: &mut SynapseDb, progress: &Progress) -> Result<(), ReadError> {
+        let mut bar = progress.entity("access tokens", db.approx_count("access_tokens").await?);
+        {
+            let mut stream = db.stream::<SynAccessToken>();
+            while let Some(row) = stream.try_next().await? {
+                let carried = self.token(row);
+                bar.tick(!carried);
+                self.batcher.maybe_flush().await?;
+            }
+        }
+        bar.finish();
+        let mut stream = db.stream::<SynLoneRefreshToken>();
+        while let Some(row) = stream.try_next().await? {
+            let user = self.user(&row.user_id);
+            let what = format!(
+                "refresh token of device {}: no access token pairs with it",
+                row.device_id
+            );
+            self.skip(user, &row.user_id, what);
+            self.report.entities[5].read += 1;
+            self.report.entities[5].skipped += 1;
+        }
+        Ok(())
+    }
+
+    /// Map one access token (and its refresh token); false when it is not carried.
+    fn token(&mut self, row: SynAccessToken) -> bool {
+        let user = self.user(&row.user_id);
+        let has_refresh = row.refresh_token.is_some();
+        let describe = || match &row.device_id {
+            Some(device) => format!("access token of device {device}"),
+            None => "device-less access token".to_owned(),
+        };
+        let why_not = match user {
+            None => Some("no such user".to_owned()),
+            Some(index) => {
+                let meta = &self.meta[index as usize];
+                if let Some(target) = &row.puppets_user_id {
+                    Some(format!(
+                        "admin 'log in as' token for {target} (puppet tokens are not carried)"
+                    ))
+                } else if !meta.migrated {
+                    Some("user not migrated".to_owned())
+                } else if let Some(reason) = meta.no_sessions {
+                    Some(reason.to_owned())
+                } else if row.superseded {
+                    Some(
+                        "refreshed already and the new token was used, so Synapse no longer accepts it"
+                            .to_owned(),
+                    )
+                } else if let Some(device) = &row.device_id
+                    && !self
+                        .sessions
+                        .contains_key(&(index, device.clone().into_boxed_str()))
+                {
+                    Some("its device is not carried".to_owned())
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(reason) = why_not {
+            let what = format!(
+                "{}{}: {reason}",
+                describe(),
+                if has_refresh {
+                    " (with refresh token)"
+                } else {
+                    ""
+                }
+            );
+            self.skip(user, &row.user_id, what);
+            count(&mut self.report.entities[4], false);
+            if has_refresh {
+                count(&mut self.report.entities[5], false);
+            }
+            return false;
+        }
+        let Some(index) = user else { return false };
+        let (user_id, admin) = {
+            let meta = &self.meta[index as usize];
+            (meta.id, meta.admin)
+        };
+        let created_ms = row.last_validated.unwrap_or(self.options.now_ms);
+        let session_id = match &row.device_id {
+            Some(device) => self.sessions[&(index, device.clone().into_boxed_str())].0,
+            None => {
+                // A token without a device gets a device-less session of its own.
+                let id = self.ulid_at(created_ms);
+                self.batcher.sessions.push(CompatSessionRecord {
+                    id,
+                    user_id,
+                    device_id: None,
+                    display_name: None,
+                    created_at_ms: created_ms,
+                    last_active_at_ms: row.last_validated,
+                    last_active_ip: None,
+                    user_agent: None,
+                    is_synapse_admin: admin,
+                });
+                id
+            }
+        };
+        let access_id = self.ulid_at(created_ms);
+        self.batcher.access.push(AccessTokenRecord {
+            id: access_id,
+            session_id,
+            token: row.token,
+            created_at_ms: created_ms,
+            expires_at_ms: row.valid_until_ms,
+        });
+        let outcome = &mut self.report.users[index as usize];
+        outcome.access_tokens += 1;
+        count(&mut self.report.entities[4], true);
+        if let Some(refresh) = row.refresh_token {
+            outcome.refresh_tokens += 1;
+            let id = self.ulid_at(created_ms);
+            self.batcher.refresh.push(RefreshTokenRecord {
+                id,
+                session_id,
+                access_token_id: access_id,
+                token: refresh,
+                created_at_ms: created_ms,
+            });
+            count(&mut self.report.entities[5], true);
+        }
+        true
+    }
+}
+
+enum ReadError {
+    Source(SourceError),
+    WriterGone,
+}
+
+impl From<SourceError> for ReadError {
+    fn from(error: SourceError) -> Self {
+        Self::Source(error)
+    }
+}
+
+impl From<WriterGone> for ReadError {
+    fn from(_: WriterGone) -> Self {
+        Self::WriterGone
+    }
+}
+
+fn count(counts: &mut EntityCounts, carried: bool) {
+    counts.read += 1;
+    if carried {
+        counts.migrated += 1;
+    } else {
+        counts.skipped += 1;
+    }
+}
+
+/// Synapse writes `-` (and sometimes garbage) when it has no address.
+fn parse_ip(text: &str) -> Option<String> {
+    text.trim().parse::<IpAddr>().ok().map(|ip| ip.to_string())
+}
+
+/// Migrate everything from `db` into `sink`. The caller commits (or, for a dry run, rolls back)
+/// the sink's transaction afterwards.
+pub async fn migrate<S: Sink>(
+    db: &mut SynapseDb,
+    sink: &mut S,
+    options: &MigrateOptions,
+) -> Result<Report, MigrateError<S::Error>> {
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::channel::<Batch>(8);
+    let progress = Progress::new(options.progress);
+    let mut reader = Reader {
+        options,
+        rng: StdRng::from_entropy(),
+        report: Report::default(),
+        meta: Vec::new(),
+        index: HashMap::new(),
+        sessions: HashMap::new(),
+        batcher: Batcher {
+            size: options.batch_size.max(1),
+            tx,
+            users: Vec::new(),
+            emails: Vec::new(),
+            threepids: Vec::new(),
+            links: Vec::new(),
+            sessions: Vec::new(),
+            access: Vec::new(),
+            refresh: Vec::new(),
+            rows: 0,
+        },
+    };
+    let read = async {
+        reader.users(db, &progress).await?;
+        reader.threepids(db, &progress).await?;
+        reader.external_ids(db, &progress).await?;
+        reader.devices(db, &progress).await?;
+        reader.tokens(db, &progress).await?;
+        reader.batcher.flush().await?;
+        // Closing the channel lets the writer finish.
+        let (closed, _) = mpsc::channel(1);
+        reader.batcher.tx = closed;
+        Ok::<(), ReadError>(())
+    };
+    let write = async {
+        while let Some(batch) = rx.recv().await {
+            let written = match &batch {
+                Batch::Users(b) => sink.write_users(b).await,
+                Batch::Emails(b) => sink.write_emails(b).await,
+                Batch::Threepids(b) => sink.write_unsupported_threepids(b).await,
+                Batch::Links(b) => sink.write_upstream_links(b).await,
+                Batch::Sessions(b) => sink.write_compat_sessions(b).await,
+                Batch::AccessTokens(b) => sink.write_access_tokens(b).await,
+                Batch::RefreshTokens(b) => sink.write_refresh_tokens(b).await,
+            };
+            // Dropping the receiver on failure stops the reader.
+            written?;
+        }
+        sink.flush().await
+    };
+    let (read, write) = tokio::join!(read, write);
+    match (read, write) {
+        (_, Err(error)) => return Err(MigrateError::Sink(error)),
+        (Err(ReadError::Source(error)), _) => return Err(error.into()),
+        (Err(ReadError::WriterGone), Ok(())) => {
+            unreachable!("the writer only stops early on error")
+        }
+        (Ok(()), Ok(())) => {}
+    }
+    let mut report = reader.report;
+    report.rows_written = reader.batcher.rows;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// The current time as unix milliseconds (for [`MigrateOptions::now_ms`]).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as i64
+}

@@ -1,0 +1,132 @@
+//! Upstream OAuth 2.0 / OIDC providers (`upstream_oauth_providers`), synced from the
+//! `upstream_oauth2.providers` config section. Links to them are written by the importer's
+//! bulk sink for now, and by upstream login later.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, any::AnyRow};
+use ulid::Ulid;
+
+use super::{
+    Conn, StoreError,
+    codec::{get_opt_time, get_time, get_ulid, ms, opt_ms},
+};
+
+/// A provider as stored. The client secret is encrypted with `secrets.encryption`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UpstreamProvider {
+    pub id: Ulid,
+    pub issuer: Option<String>,
+    pub human_name: Option<String>,
+    pub brand_name: Option<String>,
+    pub synapse_idp_id: Option<String>,
+    pub client_id: String,
+    pub encrypted_client_secret: Option<String>,
+    pub token_endpoint_auth_method: String,
+    pub scope: String,
+    pub ui_order: i64,
+    /// JSON of the rest of the provider's configuration (without the secret).
+    pub config: String,
+    pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for UpstreamProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamProvider")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("synapse_idp_id", &self.synapse_idp_id)
+            .field("client_id", &self.client_id)
+            .field("has_secret", &self.encrypted_client_secret.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct UpstreamRepo<'c> {
+    conn: Conn<'c>,
+}
+
+const COLUMNS: &str = "upstream_oauth_provider_id, issuer, human_name, brand_name, synapse_idp_id, client_id,
+    encrypted_client_secret, token_endpoint_auth_method, scope, ui_order, config, created_at, disabled_at";
+
+fn provider_from_row(row: &AnyRow) -> Result<UpstreamProvider, StoreError> {
+    Ok(UpstreamProvider {
+        id: get_ulid(row, "upstream_oauth_provider_id")?,
+        issuer: row.try_get("issuer")?,
+        human_name: row.try_get("human_name")?,
+        brand_name: row.try_get("brand_name")?,
+        synapse_idp_id: row.try_get("synapse_idp_id")?,
+        client_id: row.try_get("client_id")?,
+        encrypted_client_secret: row.try_get("encrypted_client_secret")?,
+        token_endpoint_auth_method: row.try_get("token_endpoint_auth_method")?,
+        scope: row.try_get("scope")?,
+        ui_order: row.try_get::<i64, _>("ui_order")?,
+        config: row.try_get("config")?,
+        created_at: get_time(row, "created_at")?,
+        disabled_at: get_opt_time(row, "disabled_at")?,
+    })
+}
+
+impl<'c> UpstreamRepo<'c> {
+    pub(crate) fn new(conn: Conn<'c>) -> Self {
+        Self { conn }
+    }
+
+    pub async fn list_providers(&mut self) -> Result<Vec<UpstreamProvider>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM upstream_oauth_providers ORDER BY ui_order, upstream_oauth_provider_id"
+        )))
+        .fetch_all(&mut *self.conn)
+        .await?
+        .iter()
+        .map(provider_from_row)
+        .collect()
+    }
+
+    /// Insert the provider, or update every column but `created_at` when its id exists.
+    pub async fn upsert_provider(&mut self, p: &UpstreamProvider) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO upstream_oauth_providers ({COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (upstream_oauth_provider_id) DO UPDATE SET
+                issuer = excluded.issuer, human_name = excluded.human_name,
+                brand_name = excluded.brand_name, synapse_idp_id = excluded.synapse_idp_id,
+                client_id = excluded.client_id, encrypted_client_secret = excluded.encrypted_client_secret,
+                token_endpoint_auth_method = excluded.token_endpoint_auth_method,
+                scope = excluded.scope, ui_order = excluded.ui_order, config = excluded.config,
+                disabled_at = excluded.disabled_at"
+        )))
+        .bind(p.id.to_string())
+        .bind(p.issuer.as_deref())
+        .bind(p.human_name.as_deref())
+        .bind(p.brand_name.as_deref())
+        .bind(p.synapse_idp_id.as_deref())
+        .bind(p.client_id.as_str())
+        .bind(p.encrypted_client_secret.as_deref())
+        .bind(p.token_endpoint_auth_method.as_str())
+        .bind(p.scope.as_str())
+        .bind(p.ui_order)
+        .bind(p.config.as_str())
+        .bind(ms(p.created_at))
+        .bind(opt_ms(p.disabled_at))
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The user a link (provider, subject) belongs to.
+    pub async fn find_link_user(
+        &mut self,
+        provider_id: Ulid,
+        subject: &str,
+    ) -> Result<Option<Ulid>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id FROM upstream_oauth_links WHERE upstream_oauth_provider_id = $1 AND subject = $2",
+        )
+        .bind(provider_id.to_string())
+        .bind(subject)
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        row.map(|row| get_ulid(&row, "user_id")).transpose()
+    }
+}
