@@ -13,5 +13,6 @@ mod store_compat;
 mod store_jobs;
 mod store_users;
 mod syn2mas;
+mod syn2mas_e2e;
 mod synapse;
 mod synapse_e2e;

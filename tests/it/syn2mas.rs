@@ -167,7 +167,7 @@ pub fn edit_config(cli: &GatehouseCli, edit: impl FnOnce(&mut serde_yaml_ng::Val
     std::fs::write(path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
 }
 
-fn syn2mas(cli: &GatehouseCli, synapse: &SynapseFixture, args: &[&str]) -> Output {
+pub fn syn2mas(cli: &GatehouseCli, synapse: &SynapseFixture, args: &[&str]) -> Output {
     let yaml = synapse.homeserver_yaml.display().to_string();
     let mut all = vec!["syn2mas"];
     all.extend_from_slice(&args[..1]);

@@ -59,7 +59,6 @@ impl Synapse {
         backend: Backend,
         gatehouse_url: &str,
     ) -> Synapse {
-        let port = free_port();
         let database = match backend {
             Backend::Sqlite => {
                 json!({"name": "sqlite3", "args": {"database": workdir.join("homeserver.db")}})
@@ -84,6 +83,17 @@ impl Synapse {
                 }})
             }
         };
+        Self::start_on(python, workdir, database, gatehouse_url).await
+    }
+
+    /// Start on an existing database (`database` is Synapse's `database` config section).
+    pub async fn start_on(
+        python: PathBuf,
+        workdir: &Path,
+        database: serde_json::Value,
+        gatehouse_url: &str,
+    ) -> Synapse {
+        let port = free_port();
         let limits = json!({"per_second": 10000, "burst_count": 100000});
         let config = json!({
             "server_name": SERVER_NAME,
