@@ -12,6 +12,7 @@ mod server;
 mod setup;
 mod syn2mas;
 pub mod upstream_sync;
+mod worker;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -70,6 +71,8 @@ enum Command {
     Manage(manage::ManageCommand),
     /// Check the homeserver integration end to end and say what to fix.
     Doctor,
+    /// Run only the background job worker (see `server --no-worker`).
+    Worker,
     /// The admin API's OpenAPI document.
     #[command(subcommand, hide = true)]
     Openapi(openapi::OpenApiCommand),
@@ -131,6 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Database(command)) => database::run(&sources, command).await,
         Some(Command::Manage(command)) => manage::run(&sources, command).await,
         Some(Command::Doctor) => doctor::run(&sources).await,
+        Some(Command::Worker) => worker::run(&sources).await,
         Some(Command::Openapi(command)) => openapi::run(command),
         Some(Command::Syn2mas(command)) => syn2mas::run(&sources, command).await,
     }

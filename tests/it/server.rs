@@ -214,3 +214,56 @@ async fn embedded_default_needs_no_config_and_reuses_its_data_dir() {
         "the generated config holds secrets: owner-only"
     );
 }
+
+/// `gatehouse worker` carries out queued jobs on its own and stops cleanly on SIGTERM.
+async fn worker_runs_queued_jobs(db: TestDb) {
+    let cli = GatehouseCli::new(&db);
+    cli.ok(&["manage", "register-user", "queued", "-y"]);
+    let store = db.store().await;
+    let pending = |store: gatehouse::store::Store| async move {
+        let mut reader = store.reader().await.unwrap();
+        reader
+            .jobs()
+            .list(gatehouse::domain::jobs::JobStatus::Available)
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(
+        pending(store.clone()).await,
+        1,
+        "register-user queued the provisioning"
+    );
+    let mut command = binary();
+    for file in &cli.files {
+        command.arg("-c").arg(file);
+    }
+    let mut child = Running(
+        command
+            .arg("worker")
+            .current_dir(cli.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // provision-user completes, then queues and completes sync-devices.
+    loop {
+        let mut reader = store.reader().await.unwrap();
+        let done = reader
+            .jobs()
+            .list(gatehouse::domain::jobs::JobStatus::Completed)
+            .await
+            .unwrap()
+            .len();
+        if done >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker did not run the jobs");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(terminate(&mut child).success());
+}
+
+on_both_backends!(worker_runs_queued_jobs);
