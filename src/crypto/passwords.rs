@@ -296,10 +296,32 @@ impl PasswordHasher {
             // The permit moves into the task so it is held until the CPU work really ends, even if
             // the awaiting future is dropped (client disconnect) in the meantime.
             let _permit = permit;
+            lower_this_thread_priority();
             work(&inner)
         })
         .await?
     }
+}
+
+/// Hashing is the one CPU-heavy thing the server does. Run it at a lower scheduling priority
+/// (nice 10) so that a burst of logins fills idle CPU but does not delay cheap requests such
+/// as token introspection, which Synapse makes for every client request. Linux keeps the nice
+/// value per thread; it is set once per blocking-pool thread.
+fn lower_this_thread_priority() {
+    thread_local! {
+        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    LOWERED.with(|lowered| {
+        if !lowered.get() {
+            #[cfg(target_os = "linux")]
+            // SAFETY: setpriority only reads its integer arguments; `who` 0 with PRIO_PROCESS
+            // names the calling thread on Linux. A failure (no permission) is harmless.
+            unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+            }
+            lowered.set(true);
+        }
+    });
 }
 
 impl Inner {
