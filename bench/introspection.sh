@@ -6,6 +6,7 @@
 #   bench/introspection.sh [sqlite|postgres|both]     (default both)
 #
 # Knobs (environment): TOKENS=100000 DURATION=20 CONNECTIONS=64 LOGIN_CONNECTIONS=16
+#                      CACHE_TTL=10 (experimental.introspection_cache_ttl; 0 = every request hits the DB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which_db=${1:-both}
@@ -13,6 +14,7 @@ TOKENS=${TOKENS:-100000}
 DURATION=${DURATION:-20}
 CONNECTIONS=${CONNECTIONS:-64}
 LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-16}
+CACHE_TTL=${CACHE_TTL:-10}
 PASSWORD=bench-password-not-secret
 SHARED_SECRET=bench-shared-secret
 export PASSWORD SHARED_SECRET
@@ -64,6 +66,8 @@ matrix:
   kind: synapse_read_only
   secret: $SHARED_SECRET
   endpoint: http://127.0.0.1:9/
+experimental:
+  introspection_cache_ttl: $CACHE_TTL
 rate_limiting:
   login:
     per_ip: {burst: 1000000, per_second: 1000000}
@@ -114,7 +118,7 @@ PY
     rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
     hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$server/status")
     kill "$server"; wait "$server" 2>/dev/null || true; server=
-    echo "== $backend: $TOKENS tokens, $(nproc) cores, ${DURATION}s runs"
+    echo "== $backend: $TOKENS tokens, $(nproc) cores, ${DURATION}s runs, introspection cache TTL ${CACHE_TTL}s"
     echo "introspection, $CONNECTIONS connections:        $introspection"
     echo "compat logins (argon2id), $LOGIN_CONNECTIONS connections: $logins"
     echo "  logins while introspecting:            $both_logins"
