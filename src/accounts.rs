@@ -624,6 +624,39 @@ pub async fn issue_personal_token(
     })
 }
 
+/// A new token for a personal session, revoking its current one. `Ok(None)` when the session
+/// does not exist or is revoked.
+pub async fn regenerate_personal_token(
+    store: &Store,
+    clock: &dyn Clock,
+    rng: &mut (impl Rng + Send),
+    session_id: ulid::Ulid,
+    expires_in: Option<chrono::Duration>,
+) -> Result<Option<IssuedPersonalToken>, AccountError> {
+    let access_token = TokenType::PersonalAccessToken.generate(rng);
+    let mut repo = store.repo().await?;
+    let Some(session) = repo.personal().find_session(session_id).await? else {
+        return Ok(None);
+    };
+    if session.revoked_at.is_some() {
+        return Ok(None);
+    }
+    let token = PersonalAccessToken {
+        id: new_id(clock),
+        session_id: session.id,
+        created_at: clock.now(),
+        expires_at: expires_in.map(|ttl| clock.now() + ttl),
+        revoked_at: None,
+    };
+    repo.personal().add_token(&token, &access_token).await?;
+    repo.save().await?;
+    Ok(Some(IssuedPersonalToken {
+        session,
+        token,
+        access_token,
+    }))
+}
+
 /// A registration token: `token` or 20 random characters; `usage_limit` `None` = unlimited.
 pub async fn issue_registration_token(
     store: &Store,

@@ -6,6 +6,7 @@ pub mod auth;
 mod compat_sessions;
 pub mod error;
 pub mod pagination;
+mod personal_sessions;
 mod site_config;
 mod user_emails;
 pub mod users;
@@ -37,6 +38,8 @@ pub enum AdminTag {
     UserEmail,
     /// Sessions from the legacy Matrix login (devices).
     CompatSession,
+    /// Personal sessions: long-lived tokens for scripts and admin tooling.
+    PersonalSession,
 }
 
 fn apis() -> impl OpenApi {
@@ -45,6 +48,7 @@ fn apis() -> impl OpenApi {
         users::apis(),
         user_emails::apis(),
         compat_sessions::apis(),
+        personal_sessions::apis(),
     ))
 }
 

@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod emails_and_sessions;
+mod personal_sessions;
 mod synapse_admin;
 mod users;
 
