@@ -657,6 +657,34 @@ pub async fn regenerate_personal_token(
     }))
 }
 
+/// A registration token expiring at an instant (the admin API's form of
+/// `issue_registration_token`).
+pub async fn create_registration_token(
+    store: &Store,
+    clock: &dyn Clock,
+    rng: &mut (impl Rng + Send),
+    token: Option<String>,
+    usage_limit: Option<u32>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<crate::domain::registration_tokens::RegistrationToken, AccountError> {
+    use crate::domain::{registration_tokens::RegistrationToken, tokens::random_alphanumeric};
+    let token = token.unwrap_or_else(|| random_alphanumeric(rng, 20));
+    let registration_token = RegistrationToken {
+        id: new_id(clock),
+        token,
+        usage_limit,
+        times_used: 0,
+        created_at: clock.now(),
+        last_used_at: None,
+        expires_at,
+        revoked_at: None,
+    };
+    let mut repo = store.repo().await?;
+    repo.registration_tokens().add(&registration_token).await?;
+    repo.save().await?;
+    Ok(registration_token)
+}
+
 /// A registration token: `token` or 20 random characters; `usage_limit` `None` = unlimited.
 pub async fn issue_registration_token(
     store: &Store,

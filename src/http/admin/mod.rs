@@ -9,6 +9,7 @@ pub mod pagination;
 mod personal_sessions;
 mod site_config;
 mod user_emails;
+mod user_registration_tokens;
 pub mod users;
 mod version;
 
@@ -40,6 +41,8 @@ pub enum AdminTag {
     CompatSession,
     /// Personal sessions: long-lived tokens for scripts and admin tooling.
     PersonalSession,
+    /// Codes that let people register when registration needs one.
+    UserRegistrationToken,
 }
 
 fn apis() -> impl OpenApi {
@@ -49,6 +52,7 @@ fn apis() -> impl OpenApi {
         user_emails::apis(),
         compat_sessions::apis(),
         personal_sessions::apis(),
+        user_registration_tokens::apis(),
     ))
 }
 

@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod emails_and_sessions;
 mod personal_sessions;
+mod registration_tokens;
 mod synapse_admin;
 mod users;
 
