@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod compat_sessions;
+mod devices;
 pub mod error;
 pub mod pagination;
 mod personal_sessions;
@@ -39,6 +40,8 @@ pub enum AdminTag {
     UserEmail,
     /// Sessions from the legacy Matrix login (devices).
     CompatSession,
+    /// A user's Matrix devices (beyond MAS).
+    Device,
     /// Personal sessions: long-lived tokens for scripts and admin tooling.
     PersonalSession,
     /// Codes that let people register when registration needs one.
@@ -51,6 +54,7 @@ fn apis() -> impl OpenApi {
         users::apis(),
         user_emails::apis(),
         compat_sessions::apis(),
+        devices::apis(),
         personal_sessions::apis(),
         user_registration_tokens::apis(),
     ))

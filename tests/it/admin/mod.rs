@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod devices_and_bulk;
 mod emails_and_sessions;
 mod personal_sessions;
 mod registration_tokens;

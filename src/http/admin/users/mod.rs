@@ -1,5 +1,6 @@
 //! `/users`: user accounts. One file per operation.
 
+mod bulk;
 mod by_username;
 mod create;
 mod deactivate;
@@ -8,6 +9,7 @@ mod list;
 mod lock;
 mod reactivate;
 mod set_admin;
+mod set_displayname;
 mod set_password;
 mod unlock;
 
@@ -83,5 +85,7 @@ pub(crate) fn apis() -> impl poem_openapi::OpenApi {
         reactivate::Api,
         lock::Api,
         unlock::Api,
+        set_displayname::Api,
+        bulk::Api,
     )
 }
