@@ -103,7 +103,21 @@ pub async fn register_user(
         }
         None => None,
     };
+    register_user_with_hash(store, clock, registration, hashed).await
+}
 
+/// Register a user whose password is already hashed (`(scheme version, hash)`, e.g. imported
+/// from another server); `registration.password` is ignored.
+pub async fn register_user_with_hash(
+    store: &Store,
+    clock: &dyn Clock,
+    registration: Registration,
+    hashed: Option<(u16, String)>,
+) -> Result<User, AccountError> {
+    validate_username(&registration.username)?;
+    for email in &registration.emails {
+        validate_email(email)?;
+    }
     let mut repo = store.repo().await?;
     if repo
         .users()

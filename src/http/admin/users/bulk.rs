@@ -96,6 +96,7 @@ impl Api {
                     AdminError::BadRequest(error)
                     | AdminError::Conflict(error)
                     | AdminError::Unprocessable(error)
+                    | AdminError::UnsupportedMediaType(error)
                     | AdminError::Unauthorized(error),
                 ) => (
                     BulkStatus::Error,

@@ -4,7 +4,9 @@ mod bulk;
 mod by_username;
 mod create;
 mod deactivate;
+mod export_csv;
 mod get;
+mod import;
 mod list;
 mod lock;
 mod reactivate;
@@ -87,5 +89,7 @@ pub(crate) fn apis() -> impl poem_openapi::OpenApi {
         unlock::Api,
         set_displayname::Api,
         bulk::Api,
+        export_csv::Api,
+        import::Api,
     )
 }
