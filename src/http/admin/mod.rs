@@ -6,6 +6,7 @@ pub mod auth;
 mod compat_sessions;
 mod devices;
 pub mod error;
+mod oauth2_clients;
 pub mod pagination;
 mod personal_sessions;
 mod site_config;
@@ -42,6 +43,8 @@ pub enum AdminTag {
     CompatSession,
     /// A user's Matrix devices (beyond MAS).
     Device,
+    /// OAuth 2.0 clients.
+    OAuth2Client,
     /// Personal sessions: long-lived tokens for scripts and admin tooling.
     PersonalSession,
     /// Codes that let people register when registration needs one.
@@ -55,6 +58,7 @@ fn apis() -> impl OpenApi {
         user_emails::apis(),
         compat_sessions::apis(),
         devices::apis(),
+        oauth2_clients::apis(),
         personal_sessions::apis(),
         user_registration_tokens::apis(),
     ))

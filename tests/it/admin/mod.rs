@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod devices_and_bulk;
 mod emails_and_sessions;
+mod oauth2_clients;
 mod personal_sessions;
 mod registration_tokens;
 mod synapse_admin;
