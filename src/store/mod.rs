@@ -3,6 +3,7 @@
 //! repository per aggregate (`repo.users()`, `repo.compat()`, …). Dropping a `Repo` without
 //! [`Repo::save`] rolls back.
 
+pub mod admin_sessions;
 pub mod browser_sessions;
 mod codec;
 pub mod compat;
@@ -26,9 +27,10 @@ use sqlx::{
 };
 
 pub use self::{
-    browser_sessions::BrowserSessionRepo, compat::CompatRepo, compat_sso::CompatSsoRepo,
-    emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo, passwords::PasswordRepo,
-    personal::PersonalRepo, registration_tokens::RegistrationTokenRepo, users::UserRepo,
+    admin_sessions::AdminSessionRepo, browser_sessions::BrowserSessionRepo, compat::CompatRepo,
+    compat_sso::CompatSsoRepo, emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo,
+    passwords::PasswordRepo, personal::PersonalRepo, registration_tokens::RegistrationTokenRepo,
+    users::UserRepo,
 };
 
 /// Which database engine a [`Store`] talks to.
@@ -248,6 +250,7 @@ repositories! {
     personal -> PersonalRepo,
     browser_sessions -> BrowserSessionRepo,
     compat_sso -> CompatSsoRepo,
+    admin_sessions -> AdminSessionRepo,
 }
 
 /// The migrations, one line each: version and file stem, the same stem under

@@ -4,6 +4,8 @@
 mod get;
 mod list;
 
+pub(crate) use list::ClientKind;
+
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
