@@ -1,6 +1,7 @@
 """A scenario against a live Gatehouse through a client generated from openapi/admin-v1.json by
 openapi-python-client: create users, page through 25 of them 10 at a time both ways, set a
-password, lock, unlock, deactivate, reactivate, list and finish compatibility sessions.
+password, lock, unlock, deactivate, reactivate, list and finish compatibility sessions, export
+the users as CSV and import them back under fresh names.
 
 Usage: python openapi_scenario.py BASE_URL TOKEN   (run by scripts/openapi-check)
 """
@@ -15,7 +16,9 @@ from gatehouse_admin_api_client.api.compat_session import (
 from gatehouse_admin_api_client.api.user import (
     create_user,
     deactivate_user,
+    export_users_csv,
     get_user_by_username,
+    import_users,
     list_users,
     lock_user,
     reactivate_user,
@@ -24,11 +27,14 @@ from gatehouse_admin_api_client.api.user import (
 )
 from gatehouse_admin_api_client.models import (
     CreateUserRequest,
+    ImportReport,
+    RowStatus,
     SessionStatus,
     SetPasswordRequest,
     SingleUser,
     UserList,
 )
+from gatehouse_admin_api_client.types import File
 
 
 def check(condition, message):
@@ -97,6 +103,24 @@ def main(base_url, token):
     check(finished.data.attributes.finished_at is not None, "finish compat session")
     again = finish_compat_session.sync_detailed(client=client, id=sessions.data[0].id)
     check(again.status_code == 409, f"finish twice: {again.status_code}")
+
+    # CSV: export, rename the scenario users to a fresh name set, import, import again.
+    exported = export_users_csv.sync(client=client)
+    check(isinstance(exported, (bytes, str)), f"export: {exported!r}")
+    text = exported.decode() if isinstance(exported, bytes) else exported
+    lines = text.splitlines()
+    check(lines[0].startswith("username,created_at,"), f"export header: {lines[0]!r}")
+    rows = [line for line in lines[1:] if line.startswith("scenario")]
+    check(len(rows) == 25, f"exported scenario rows: {len(rows)}")
+    copy = "\n".join([lines[0]] + [row.replace("scenario", "csvcopy", 1) for row in rows]) + "\n"
+    report = import_users.sync(client=client, body=File(payload=copy.encode()))
+    check(isinstance(report, ImportReport), f"import: {report!r}")
+    check(report.created == 25 and report.errors == 0, f"import: {report.to_dict()}")
+    check(all(row.status == RowStatus.CREATED for row in report.rows), "import rows")
+    copied = get_user_by_username.sync(client=client, username="csvcopy03")
+    check(isinstance(copied, SingleUser), f"imported user: {copied!r}")
+    again = import_users.sync(client=client, body=File(payload=copy.encode()))
+    check(again.skipped == 25 and again.created == 0, f"re-import: {again.to_dict()}")
     print("openapi_scenario: OK", file=sys.stderr)
 
 

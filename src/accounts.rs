@@ -103,7 +103,21 @@ pub async fn register_user(
         }
         None => None,
     };
+    register_user_with_hash(store, clock, registration, hashed).await
+}
 
+/// Register a user whose password is already hashed (`(scheme version, hash)`, e.g. imported
+/// from another server); `registration.password` is ignored.
+pub async fn register_user_with_hash(
+    store: &Store,
+    clock: &dyn Clock,
+    registration: Registration,
+    hashed: Option<(u16, String)>,
+) -> Result<User, AccountError> {
+    validate_username(&registration.username)?;
+    for email in &registration.emails {
+        validate_email(email)?;
+    }
     let mut repo = store.repo().await?;
     if repo
         .users()
@@ -602,6 +616,67 @@ pub async fn issue_personal_token(
         token,
         access_token,
     })
+}
+
+/// A new token for a personal session, revoking its current one. `Ok(None)` when the session
+/// does not exist or is revoked.
+pub async fn regenerate_personal_token(
+    store: &Store,
+    clock: &dyn Clock,
+    rng: &mut (impl Rng + Send),
+    session_id: ulid::Ulid,
+    expires_in: Option<chrono::Duration>,
+) -> Result<Option<IssuedPersonalToken>, AccountError> {
+    let access_token = TokenType::PersonalAccessToken.generate(rng);
+    let mut repo = store.repo().await?;
+    let Some(session) = repo.personal().find_session(session_id).await? else {
+        return Ok(None);
+    };
+    if session.revoked_at.is_some() {
+        return Ok(None);
+    }
+    let token = PersonalAccessToken {
+        id: new_id(clock),
+        session_id: session.id,
+        created_at: clock.now(),
+        expires_at: expires_in.map(|ttl| clock.now() + ttl),
+        revoked_at: None,
+    };
+    repo.personal().add_token(&token, &access_token).await?;
+    repo.save().await?;
+    Ok(Some(IssuedPersonalToken {
+        session,
+        token,
+        access_token,
+    }))
+}
+
+/// A registration token expiring at an instant (the admin API's form of
+/// `issue_registration_token`).
+pub async fn create_registration_token(
+    store: &Store,
+    clock: &dyn Clock,
+    rng: &mut (impl Rng + Send),
+    token: Option<String>,
+    usage_limit: Option<u32>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<crate::domain::registration_tokens::RegistrationToken, AccountError> {
+    use crate::domain::{registration_tokens::RegistrationToken, tokens::random_alphanumeric};
+    let token = token.unwrap_or_else(|| random_alphanumeric(rng, 20));
+    let registration_token = RegistrationToken {
+        id: new_id(clock),
+        token,
+        usage_limit,
+        times_used: 0,
+        created_at: clock.now(),
+        last_used_at: None,
+        expires_at,
+        revoked_at: None,
+    };
+    let mut repo = store.repo().await?;
+    repo.registration_tokens().add(&registration_token).await?;
+    repo.save().await?;
+    Ok(registration_token)
 }
 
 /// A registration token: `token` or 20 random characters; `usage_limit` `None` = unlimited.

@@ -17,3 +17,4 @@ pub mod services;
 pub mod store;
 pub mod synapse;
 pub mod templates;
+pub mod users_csv;

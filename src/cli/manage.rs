@@ -128,6 +128,20 @@ pub enum ManageCommand {
     },
     /// Queue a provisioning job for every user (re-syncs the homeserver).
     ProvisionAllUsers,
+    /// Write every user as CSV (username, created_at, admin, locked, deactivated, guest, emails,
+    /// password_hash, password_version), to FILE or standard output.
+    ExportUsers {
+        /// Write here instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Create users from a CSV FILE (columns username, password or password_hash +
+    /// password_version, emails (`;`-separated), admin); taken usernames are skipped. Fails
+    /// when any row failed.
+    ImportUsers {
+        /// The CSV file (`-` for standard input).
+        file: std::path::PathBuf,
+    },
 }
 
 pub async fn run(sources: &ConfigSources, command: ManageCommand) -> anyhow::Result<ExitCode> {
@@ -383,8 +397,102 @@ async fn run_command(
             repo.save().await?;
             eprintln!("queued provisioning of {} user(s)", ids.len());
         }
+        ManageCommand::ExportUsers { output } => {
+            let bar = progress_bar("{spinner} exporting {pos}/{len} users {wide_bar} {eta}");
+            let progress = |done: u64, total: u64| {
+                if let Some(bar) = &bar {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }
+            };
+            let count = match &output {
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    crate::users_csv::export_users(store, std::io::BufWriter::new(file), progress)
+                        .await?
+                }
+                None => {
+                    crate::users_csv::export_users(store, std::io::stdout().lock(), progress)
+                        .await?
+                }
+            };
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            eprintln!("exported {count} user(s)");
+        }
+        ManageCommand::ImportUsers { file } => {
+            let passwords = setup::password_hasher(config)?;
+            let input: Box<dyn std::io::Read> = if file.as_os_str() == "-" {
+                Box::new(std::io::stdin())
+            } else {
+                Box::new(
+                    std::fs::File::open(&file)
+                        .with_context(|| format!("cannot open {}", file.display()))?,
+                )
+            };
+            let bar = progress_bar("{spinner} importing: {pos} rows {elapsed}");
+            let results = crate::users_csv::import_users(
+                store,
+                clock,
+                &passwords,
+                std::io::BufReader::new(input),
+                |result| {
+                    let line = match (&result.status, &result.reason) {
+                        (crate::users_csv::ImportStatus::Created, _) => None,
+                        (status, reason) => Some(format!(
+                            "row {} ({}): {:?}{}",
+                            result.row,
+                            result.username,
+                            status,
+                            reason
+                                .as_deref()
+                                .map(|r| format!(": {r}"))
+                                .unwrap_or_default()
+                        )),
+                    };
+                    match &bar {
+                        Some(bar) => {
+                            bar.inc(1);
+                            if let Some(line) = line {
+                                bar.println(line);
+                            }
+                        }
+                        None => {
+                            if let Some(line) = line {
+                                eprintln!("{line}");
+                            }
+                        }
+                    }
+                },
+            )
+            .await?;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let summary = crate::users_csv::ImportSummary::of(&results);
+            eprintln!("imported {} row(s): {summary}", results.len());
+            if summary.errors > 0 {
+                eprintln!("error: {} row(s) failed", summary.errors);
+                return Ok(ExitCode::FAILURE);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on standard error when it is a terminal; nothing otherwise (a summary line
+/// is printed at the end either way).
+fn progress_bar(template: &str) -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    })
 }
 
 fn prompt(question: &str) -> anyhow::Result<String> {

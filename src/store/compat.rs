@@ -318,6 +318,21 @@ impl<'c> CompatRepo<'c> {
             .collect()
     }
 
+    /// Rename a session's device (its `human_name`).
+    pub async fn set_human_name(
+        &mut self,
+        session: &mut CompatSession,
+        human_name: Option<String>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE compat_sessions SET human_name = $1 WHERE compat_session_id = $2")
+            .bind(human_name.as_deref())
+            .bind(session.id.to_string())
+            .execute(&mut *self.conn)
+            .await?;
+        session.human_name = human_name;
+        Ok(())
+    }
+
     pub async fn finish_session(
         &mut self,
         session: &mut CompatSession,

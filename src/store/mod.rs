@@ -3,6 +3,7 @@
 //! repository per aggregate (`repo.users()`, `repo.compat()`, …). Dropping a `Repo` without
 //! [`Repo::save`] rolls back.
 
+pub mod admin_sessions;
 pub mod browser_sessions;
 pub mod bulk;
 mod codec;
@@ -35,10 +36,10 @@ use sqlx::{
 };
 
 pub use self::{
-    browser_sessions::BrowserSessionRepo, compat::CompatRepo, compat_sso::CompatSsoRepo,
-    emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo, passwords::PasswordRepo,
-    personal::PersonalRepo, registration_tokens::RegistrationTokenRepo, upstream::UpstreamRepo,
-    users::UserRepo,
+    admin_sessions::AdminSessionRepo, browser_sessions::BrowserSessionRepo, compat::CompatRepo,
+    compat_sso::CompatSsoRepo, emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo,
+    passwords::PasswordRepo, personal::PersonalRepo, registration_tokens::RegistrationTokenRepo,
+    upstream::UpstreamRepo, users::UserRepo,
 };
 
 /// Which database engine a [`Store`] talks to.
@@ -269,6 +270,7 @@ repositories! {
     browser_sessions -> BrowserSessionRepo,
     compat_sso -> CompatSsoRepo,
     upstream -> UpstreamRepo,
+    admin_sessions -> AdminSessionRepo,
 }
 
 /// The migrations, one line each: version and file stem, the same stem under

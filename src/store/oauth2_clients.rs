@@ -8,7 +8,61 @@ use ulid::Ulid;
 use super::{
     Conn, StoreError,
     codec::{flag, get_flag, get_time, get_ulid, ms},
+    pagination::{self, Conditions, Page, Pagination, fetch_page, like_escape},
 };
+
+/// Grant types an admin can filter clients by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantTypeFilter {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+    DeviceCode,
+}
+
+/// Filters of the admin OAuth 2.0 client list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OAuth2ClientFilter {
+    /// `Some(true)`: only clients from the configuration; `Some(false)`: only registered ones.
+    pub is_static: Option<bool>,
+    /// Substring of the client name.
+    pub client_name: Option<String>,
+    /// The exact client URI.
+    pub client_uri: Option<String>,
+    pub grant_type: Option<GrantTypeFilter>,
+}
+
+impl OAuth2ClientFilter {
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        match self.is_static {
+            Some(true) => c.push("c.is_static = 1"),
+            Some(false) => c.push("c.is_static = 0"),
+            None => {}
+        }
+        if let Some(name) = &self.client_name {
+            c.text(
+                "c.client_name LIKE {} ESCAPE '\\'",
+                format!("%{}%", like_escape(name)),
+            );
+        }
+        if let Some(uri) = &self.client_uri {
+            c.text("c.client_uri = {}", uri.clone());
+        }
+        match self.grant_type {
+            Some(GrantTypeFilter::AuthorizationCode) => {
+                c.push("c.grant_type_authorization_code = 1")
+            }
+            Some(GrantTypeFilter::RefreshToken) => c.push("c.grant_type_refresh_token = 1"),
+            Some(GrantTypeFilter::ClientCredentials) => {
+                c.push("c.grant_type_client_credentials = 1")
+            }
+            Some(GrantTypeFilter::DeviceCode) => c.push("c.grant_type_device_code = 1"),
+            None => {}
+        }
+        c
+    }
+}
 
 /// An OAuth 2.0 client as stored. The secret is kept encrypted with `secrets.encryption`.
 #[derive(Clone, PartialEq, Eq)]
@@ -156,5 +210,30 @@ impl<'c> OAuth2ClientRepo<'c> {
             .execute(&mut *self.conn)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn list(
+        &mut self,
+        filter: &OAuth2ClientFilter,
+        pagination: &Pagination,
+    ) -> Result<Page<OAuth2Client>, StoreError> {
+        fetch_page(
+            &mut self.conn,
+            &format!("SELECT {COLUMNS} FROM oauth2_clients c"),
+            "c.oauth2_client_id",
+            filter.conditions(),
+            pagination,
+            client_from_row,
+        )
+        .await
+    }
+
+    pub async fn count(&mut self, filter: &OAuth2ClientFilter) -> Result<u64, StoreError> {
+        pagination::count(
+            &mut self.conn,
+            "FROM oauth2_clients c",
+            &filter.conditions(),
+        )
+        .await
     }
 }

@@ -9,8 +9,84 @@ use super::{
     Conn, StoreError,
     codec::{get_opt_time, get_opt_ulid, get_time, get_ulid, ms, opt_ms},
     compat::token_digest,
+    pagination::{Conditions, Page, Pagination, count, fetch_page, like_escape},
 };
 use crate::domain::personal::{PersonalAccessToken, PersonalSession, parse_scope};
+
+/// Filters of the admin personal session list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonalSessionFilter {
+    pub owner_user: Option<Ulid>,
+    pub owner_client: Option<Ulid>,
+    pub actor_user: Option<Ulid>,
+    /// Sessions whose scope includes this scope token.
+    pub scope: Option<String>,
+    /// `Some(true)`: only active sessions; `Some(false)`: only revoked ones.
+    pub active: Option<bool>,
+    /// Only sessions whose current token expires before / after this instant.
+    pub expires_before: Option<DateTime<Utc>>,
+    pub expires_after: Option<DateTime<Utc>>,
+    /// `Some(true)`: only sessions whose current token expires; `Some(false)`: only those
+    /// whose token never does.
+    pub expires: Option<bool>,
+}
+
+impl PersonalSessionFilter {
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        if let Some(owner) = self.owner_user {
+            c.text("p.owner_user_id = {}", owner.to_string());
+        }
+        if let Some(owner) = self.owner_client {
+            c.text("p.owner_oauth2_client_id = {}", owner.to_string());
+        }
+        if let Some(actor) = self.actor_user {
+            c.text("p.actor_user_id = {}", actor.to_string());
+        }
+        if let Some(scope) = &self.scope {
+            c.text(
+                "(' ' || p.scope_list || ' ') LIKE {} ESCAPE '\\'",
+                format!("% {} %", like_escape(scope)),
+            );
+        }
+        match self.active {
+            Some(true) => c.push("p.revoked_at IS NULL"),
+            Some(false) => c.push("p.revoked_at IS NOT NULL"),
+            None => {}
+        }
+        if let Some(before) = self.expires_before {
+            c.int("t.expires_at < {}", ms(before));
+        }
+        if let Some(after) = self.expires_after {
+            c.int("t.expires_at > {}", ms(after));
+        }
+        match self.expires {
+            Some(true) => c.push("t.expires_at IS NOT NULL"),
+            Some(false) => c.push("t.expires_at IS NULL"),
+            None => {}
+        }
+        c
+    }
+}
+
+/// A personal session with the expiry of its current (unrevoked) token, if any.
+#[derive(Debug, Clone)]
+pub struct PersonalSessionWithExpiry {
+    pub session: PersonalSession,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The session and its current token (at most one: issuing a token revokes the previous).
+const SESSION_WITH_TOKEN: &str = "FROM personal_sessions p
+     LEFT JOIN personal_access_tokens t
+       ON t.personal_session_id = p.personal_session_id AND t.revoked_at IS NULL";
+
+fn session_with_expiry(row: &AnyRow) -> Result<PersonalSessionWithExpiry, StoreError> {
+    Ok(PersonalSessionWithExpiry {
+        session: session_from_row(row)?,
+        expires_at: get_opt_time(row, "token_expires_at")?,
+    })
+}
 
 pub struct PersonalRepo<'c> {
     conn: Conn<'c>,
@@ -165,5 +241,49 @@ impl<'c> PersonalRepo<'c> {
         .await?;
         session.revoked_at.get_or_insert(now);
         Ok(())
+    }
+
+    pub async fn list_sessions(
+        &mut self,
+        filter: &PersonalSessionFilter,
+        pagination: &Pagination,
+    ) -> Result<Page<PersonalSessionWithExpiry>, StoreError> {
+        let select = format!(
+            "SELECT {SESSION_COLUMNS}, t.expires_at AS token_expires_at {SESSION_WITH_TOKEN}"
+        );
+        fetch_page(
+            &mut self.conn,
+            &select,
+            "p.personal_session_id",
+            filter.conditions(),
+            pagination,
+            session_with_expiry,
+        )
+        .await
+    }
+
+    pub async fn count_sessions(
+        &mut self,
+        filter: &PersonalSessionFilter,
+    ) -> Result<u64, StoreError> {
+        count(&mut self.conn, SESSION_WITH_TOKEN, &filter.conditions()).await
+    }
+
+    /// One session with the expiry of its current token.
+    pub async fn find_session_with_expiry(
+        &mut self,
+        id: Ulid,
+    ) -> Result<Option<PersonalSessionWithExpiry>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS}, t.expires_at AS token_expires_at {SESSION_WITH_TOKEN}
+             WHERE p.personal_session_id = $1"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .as_ref()
+            .map(session_with_expiry)
+            .transpose()
     }
 }

@@ -3,12 +3,67 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{Row, any::AnyRow};
+use ulid::Ulid;
 
 use super::{
     Conn, StoreError,
     codec::{get_opt_time, get_time, get_ulid, ms, opt_ms},
+    pagination::{self, Conditions, Page, Pagination, fetch_page},
 };
 use crate::domain::registration_tokens::RegistrationToken;
+
+/// Filters of the admin registration token list; `now` decides what has expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationTokenFilter {
+    pub now: DateTime<Utc>,
+    /// Used at least once (`true`) or never (`false`).
+    pub used: Option<bool>,
+    pub revoked: Option<bool>,
+    pub expired: Option<bool>,
+    /// Would accept one more registration now (`true`) or would not (`false`).
+    pub valid: Option<bool>,
+}
+
+impl RegistrationTokenFilter {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            now,
+            used: None,
+            revoked: None,
+            expired: None,
+            valid: None,
+        }
+    }
+
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        match self.used {
+            Some(true) => c.push("r.times_used > 0"),
+            Some(false) => c.push("r.times_used = 0"),
+            None => {}
+        }
+        match self.revoked {
+            Some(true) => c.push("r.revoked_at IS NOT NULL"),
+            Some(false) => c.push("r.revoked_at IS NULL"),
+            None => {}
+        }
+        let now = ms(self.now);
+        match self.expired {
+            Some(true) => c.int("(r.expires_at IS NOT NULL AND r.expires_at <= {})", now),
+            Some(false) => c.int("(r.expires_at IS NULL OR r.expires_at > {})", now),
+            None => {}
+        }
+        const VALID: &str = "(r.revoked_at IS NULL AND (r.expires_at IS NULL OR r.expires_at > {}) AND (r.usage_limit IS NULL OR r.times_used < r.usage_limit))";
+        match self.valid {
+            Some(true) => c.int(VALID, now),
+            Some(false) => c.int(&format!("NOT {VALID}"), now),
+            None => {}
+        }
+        c
+    }
+}
+
+const COLUMNS: &str = "r.user_registration_token_id, r.token, r.usage_limit, r.times_used, r.created_at, r.last_used_at, r.expires_at, r.revoked_at";
 
 pub struct RegistrationTokenRepo<'c> {
     conn: Conn<'c>,
@@ -105,5 +160,57 @@ impl<'c> RegistrationTokenRepo<'c> {
             token.last_used_at = Some(now);
         }
         Ok(used)
+    }
+
+    pub async fn list(
+        &mut self,
+        filter: &RegistrationTokenFilter,
+        pagination: &Pagination,
+    ) -> Result<Page<RegistrationToken>, StoreError> {
+        fetch_page(
+            &mut self.conn,
+            &format!("SELECT {COLUMNS} FROM user_registration_tokens r"),
+            "r.user_registration_token_id",
+            filter.conditions(),
+            pagination,
+            token_from_row,
+        )
+        .await
+    }
+
+    pub async fn count(&mut self, filter: &RegistrationTokenFilter) -> Result<u64, StoreError> {
+        pagination::count(
+            &mut self.conn,
+            "FROM user_registration_tokens r",
+            &filter.conditions(),
+        )
+        .await
+    }
+
+    pub async fn find_by_id(&mut self, id: Ulid) -> Result<Option<RegistrationToken>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM user_registration_tokens r WHERE r.user_registration_token_id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.conn)
+        .await?
+        .as_ref()
+        .map(token_from_row)
+        .transpose()
+    }
+
+    /// Write the token's `usage_limit`, `expires_at` and `revoked_at`.
+    pub async fn update(&mut self, token: &RegistrationToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE user_registration_tokens SET usage_limit = $1, expires_at = $2, revoked_at = $3
+             WHERE user_registration_token_id = $4",
+        )
+        .bind(token.usage_limit.map(i64::from))
+        .bind(opt_ms(token.expires_at))
+        .bind(opt_ms(token.revoked_at))
+        .bind(token.id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
     }
 }

@@ -66,6 +66,10 @@ pub enum AdminError {
     /// The request conflicts with the current state (a taken username, a duplicate address…).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The request body is not of a content type the operation takes (e.g. JSON where CSV is
+    /// expected, or no body at all for an operation that needs one).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The request is well-formed but its content is refused (invalid username, weak password…).
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),

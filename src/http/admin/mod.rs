@@ -3,11 +3,17 @@
 //! under a folder per resource, so an endpoint is found by its path.
 
 pub mod auth;
-mod compat_sessions;
+pub(crate) mod compat_sessions;
+mod devices;
 pub mod error;
+mod oauth2_clients;
+mod oauth2_sessions;
 pub mod pagination;
+mod personal_sessions;
 mod site_config;
 mod user_emails;
+mod user_registration_tokens;
+mod user_sessions;
 pub mod users;
 mod version;
 
@@ -37,6 +43,18 @@ pub enum AdminTag {
     UserEmail,
     /// Sessions from the legacy Matrix login (devices).
     CompatSession,
+    /// A user's Matrix devices (beyond MAS).
+    Device,
+    /// OAuth 2.0 clients.
+    OAuth2Client,
+    /// OAuth 2.0 sessions (grants of clients).
+    OAuth2Session,
+    /// Browser sessions on Gatehouse's own pages.
+    UserSession,
+    /// Personal sessions: long-lived tokens for scripts and admin tooling.
+    PersonalSession,
+    /// Codes that let people register when registration needs one.
+    UserRegistrationToken,
 }
 
 fn apis() -> impl OpenApi {
@@ -45,6 +63,12 @@ fn apis() -> impl OpenApi {
         users::apis(),
         user_emails::apis(),
         compat_sessions::apis(),
+        devices::apis(),
+        oauth2_clients::apis(),
+        oauth2_sessions::apis(),
+        user_sessions::apis(),
+        personal_sessions::apis(),
+        user_registration_tokens::apis(),
     ))
 }
 

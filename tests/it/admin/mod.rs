@@ -3,9 +3,15 @@
 
 mod auth;
 mod cli;
+mod devices_and_bulk;
 mod emails_and_sessions;
+mod oauth2_clients;
+mod personal_sessions;
+mod registration_tokens;
 mod synapse_admin;
+mod user_and_oauth2_sessions;
 mod users;
+mod users_csv;
 
 use std::sync::Arc;
 
@@ -135,6 +141,34 @@ impl Admin {
         let bytes = response.into_body().into_vec().await.expect("body");
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, json)
+    }
+
+    /// Call with the admin token and a raw body of `content_type`; answers the status, the
+    /// content type and the body text.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> (u16, String, String) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri_str(path)
+            .header("authorization", format!("Bearer {}", self.token));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = self.app.get_response(request.body(body.to_owned())).await;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.into_body().into_string().await.expect("body");
+        (status, content_type, text)
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {

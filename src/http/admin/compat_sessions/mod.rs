@@ -4,6 +4,8 @@ mod finish;
 mod get;
 mod list;
 
+pub(crate) use list::SessionStatus;
+
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 

@@ -1,13 +1,17 @@
 //! `/users`: user accounts. One file per operation.
 
+mod bulk;
 mod by_username;
 mod create;
 mod deactivate;
+mod export_csv;
 mod get;
+mod import;
 mod list;
 mod lock;
 mod reactivate;
 mod set_admin;
+mod set_displayname;
 mod set_password;
 mod unlock;
 
@@ -83,5 +87,9 @@ pub(crate) fn apis() -> impl poem_openapi::OpenApi {
         reactivate::Api,
         lock::Api,
         unlock::Api,
+        set_displayname::Api,
+        bulk::Api,
+        export_csv::Api,
+        import::Api,
     )
 }

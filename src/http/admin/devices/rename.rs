@@ -1,0 +1,55 @@
+//! `PUT /users/{id}/devices/{device_id}`: rename a device.
+
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+
+use super::{DeviceResource, SingleDevice, device_session};
+use crate::http::{
+    AppState,
+    admin::{AdminTag, auth::AdminAuth, error::AdminError},
+};
+
+#[derive(Debug, Clone, Object)]
+pub struct RenameDeviceRequest {
+    /// The new display name (`null` removes it).
+    #[oai(validator(max_length = 255))]
+    pub display_name: Option<String>,
+}
+
+pub struct Api;
+
+#[OpenApi(tag = "AdminTag::Device")]
+impl Api {
+    /// Rename a device
+    ///
+    /// Sets the display name Gatehouse keeps for the device (the compatibility session's
+    /// `human_name`). The homeserver's copy is not updated.
+    #[oai(
+        path = "/users/:id/devices/:device_id",
+        method = "put",
+        operation_id = "renameUserDevice"
+    )]
+    async fn rename(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// The user's ID.
+        #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
+        id: Path<String>,
+        /// The device ID.
+        #[oai(validator(min_length = 1, max_length = 255))]
+        device_id: Path<String>,
+        body: Json<RenameDeviceRequest>,
+    ) -> Result<Json<SingleDevice>, AdminError> {
+        let (user, mut session) =
+            device_session(&mut state.store.reader().await?, &id, &device_id).await?;
+        let mut repo = state.store.repo().await?;
+        repo.compat()
+            .set_human_name(&mut session, body.0.display_name)
+            .await?;
+        repo.save().await?;
+        DeviceResource::from_session(&user, session)
+            .map(DeviceResource::single)
+            .ok_or_else(|| AdminError::not_found("Device not found"))
+    }
+}

@@ -1,0 +1,82 @@
+//! `/oauth2-clients`: the OAuth 2.0 clients Gatehouse knows (read-only; static clients come
+//! from the configuration).
+
+mod get;
+mod list;
+
+pub(crate) use list::ClientKind;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+
+use super::{error::AdminError, pagination::resource, users::parse_id};
+use crate::store::{Reader, oauth2_clients::OAuth2Client};
+
+#[derive(Debug, Clone, Object)]
+pub struct OAuth2ClientAttributes {
+    /// The `client_id` clients authenticate with (the same as the resource ID).
+    pub client_id: String,
+    /// Whether it comes from the `clients` section of the configuration.
+    pub is_static: bool,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
+    /// The grant types it may use.
+    pub grant_types: Vec<String>,
+    /// How it authenticates at the token endpoint (`none`, `client_secret_basic`…).
+    pub token_endpoint_auth_method: Option<String>,
+    /// Whether it has a client secret (never shown).
+    pub has_client_secret: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+resource!(
+    /// An OAuth 2.0 client.
+    OAuth2ClientResource, SingleOAuth2Client, OAuth2ClientList, OAuth2ClientAttributes,
+    "oauth2-client", "/oauth2-clients"
+);
+
+impl From<OAuth2Client> for OAuth2ClientResource {
+    fn from(client: OAuth2Client) -> Self {
+        let grant_types = [
+            (client.grant_type_authorization_code, "authorization_code"),
+            (client.grant_type_refresh_token, "refresh_token"),
+            (client.grant_type_client_credentials, "client_credentials"),
+            (
+                client.grant_type_device_code,
+                "urn:ietf:params:oauth:grant-type:device_code",
+            ),
+        ]
+        .into_iter()
+        .filter(|(allowed, _)| *allowed)
+        .map(|(_, name)| name.to_owned())
+        .collect();
+        OAuth2ClientResource::new(
+            client.id,
+            OAuth2ClientAttributes {
+                client_id: client.id.to_string(),
+                is_static: client.is_static,
+                client_name: client.client_name,
+                client_uri: client.client_uri,
+                redirect_uris: client.redirect_uris,
+                grant_types,
+                token_endpoint_auth_method: client.token_endpoint_auth_method,
+                has_client_secret: client.encrypted_client_secret.is_some(),
+                created_at: client.created_at,
+            },
+        )
+    }
+}
+
+async fn client_by_id(reader: &mut Reader, id: &str) -> Result<OAuth2Client, AdminError> {
+    let id = parse_id("OAuth 2.0 client", id)?;
+    reader
+        .oauth2_clients()
+        .find(id)
+        .await?
+        .ok_or_else(|| AdminError::not_found(format!("OAuth 2.0 client ID {id} not found")))
+}
+
+pub(crate) fn apis() -> impl poem_openapi::OpenApi {
+    (list::Api, get::Api)
+}

@@ -1,0 +1,156 @@
+//! `GET /oauth2-sessions`: list OAuth 2.0 sessions.
+
+use poem::web::Data;
+use poem_openapi::{OpenApi, param::Query, payload::Json};
+
+use super::{OAuth2SessionList, OAuth2SessionResource};
+use crate::{
+    http::{
+        AppState,
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            compat_sessions::SessionStatus,
+            error::AdminError,
+            oauth2_clients::ClientKind,
+            pagination::{CountMode, Linker, PageParams},
+            users::parse_id,
+        },
+    },
+    store::admin_sessions::OAuth2SessionFilter,
+};
+
+pub struct Api;
+
+#[OpenApi(tag = "AdminTag::OAuth2Session")]
+impl Api {
+    /// List OAuth 2.0 sessions
+    #[oai(
+        path = "/oauth2-sessions",
+        method = "get",
+        operation_id = "listOAuth2Sessions"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// Page size, from the start of the range.
+        #[oai(
+            name = "page[first]",
+            validator(minimum(value = "1"), maximum(value = "1000"))
+        )]
+        first: Query<Option<u32>>,
+        /// Page size, from the end of the range.
+        #[oai(
+            name = "page[last]",
+            validator(minimum(value = "1"), maximum(value = "1000"))
+        )]
+        last: Query<Option<u32>>,
+        /// Only items before this cursor.
+        #[oai(
+            name = "page[before]",
+            validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$")
+        )]
+        before: Query<Option<String>>,
+        /// Only items after this cursor.
+        #[oai(
+            name = "page[after]",
+            validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$")
+        )]
+        after: Query<Option<String>>,
+        /// Include the total count (`true`, the default), leave it out (`false`), or answer it alone (`only`).
+        count: Query<Option<CountMode>>,
+        /// Only sessions of this user (its ID).
+        #[oai(
+            name = "filter[user]",
+            validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$")
+        )]
+        user: Query<Option<String>>,
+        /// Only sessions of this client (its ID).
+        #[oai(
+            name = "filter[client]",
+            validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$")
+        )]
+        client: Query<Option<String>>,
+        /// Only sessions of static (configured) or dynamic (registered) clients.
+        #[oai(name = "filter[client-kind]")]
+        client_kind: Query<Option<ClientKind>>,
+        /// Only sessions granted from this browser session.
+        #[oai(
+            name = "filter[user-session]",
+            validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$")
+        )]
+        user_session: Query<Option<String>>,
+        /// Only sessions whose scope includes this scope token.
+        #[oai(name = "filter[scope]", validator(min_length = 1))]
+        scope: Query<Option<String>>,
+        /// Only active or only finished sessions.
+        #[oai(name = "filter[status]")]
+        status: Query<Option<SessionStatus>>,
+    ) -> Result<Json<OAuth2SessionList>, AdminError> {
+        let params = PageParams {
+            first: first.0,
+            last: last.0,
+            before: before.0,
+            after: after.0,
+            count: count.0,
+        };
+        let pagination = params.pagination()?;
+        let id = |what: &str, value: &Option<String>| {
+            value.as_deref().map(|id| parse_id(what, id)).transpose()
+        };
+        let user = id("User", &user.0)?;
+        let client = id("OAuth 2.0 client", &client.0)?;
+        let user_session = id("User session", &user_session.0)?;
+        let filter = OAuth2SessionFilter {
+            user,
+            client,
+            static_client: client_kind.0.map(|kind| kind == ClientKind::Static),
+            user_session,
+            scope: scope.0.clone(),
+            active: status.0.map(|status| status == SessionStatus::Active),
+        };
+        let linker = Linker::new("/oauth2-sessions")
+            .filter("filter[user]", user)
+            .filter("filter[client]", client)
+            .filter(
+                "filter[client-kind]",
+                client_kind.0.map(|kind| match kind {
+                    ClientKind::Static => "static",
+                    ClientKind::Dynamic => "dynamic",
+                }),
+            )
+            .filter("filter[user-session]", user_session)
+            .filter("filter[scope]", scope.0)
+            .filter(
+                "filter[status]",
+                status.0.map(|status| match status {
+                    SessionStatus::Active => "active",
+                    SessionStatus::Finished => "finished",
+                }),
+            );
+        let mode = params.count_mode();
+        let mut reader = state.store.reader().await?;
+        let page = match mode {
+            CountMode::Only => None,
+            _ => Some(
+                reader
+                    .admin_sessions()
+                    .list_oauth2_sessions(&filter, &pagination)
+                    .await?
+                    .map(OAuth2SessionResource::from),
+            ),
+        };
+        let count = match mode {
+            CountMode::False => None,
+            _ => Some(
+                reader
+                    .admin_sessions()
+                    .count_oauth2_sessions(&filter)
+                    .await?,
+            ),
+        };
+        Ok(OAuth2SessionList::new(&linker, &params, page, count))
+    }
+}

@@ -1,0 +1,79 @@
+//! `POST /personal-sessions`: a new personal session and its first token.
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+
+use super::{PersonalSessionResource, SinglePersonalSession, expires_in};
+use crate::{
+    accounts::{self, PersonalTokenRequest},
+    domain::personal::parse_scope,
+    http::{
+        AppState,
+        admin::{AdminTag, auth::AdminAuth, error::AdminError, users::user_by_id},
+    },
+};
+
+/// A new personal session.
+#[derive(Debug, Clone, Object)]
+pub struct CreatePersonalSessionRequest {
+    /// The user the token acts as (its ID).
+    #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
+    pub actor_user_id: String,
+    /// What it is for, for a human.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    pub human_name: String,
+    /// The space-separated scope (`urn:mas:admin` needs an actor who may request admin scopes).
+    #[oai(validator(min_length = 1))]
+    pub scope: String,
+    /// Lifetime of the token in seconds (none: it never expires).
+    #[oai(validator(minimum(value = "1")))]
+    pub expires_in: Option<u32>,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum Created {
+    /// The session was created; `access_token` holds its token, shown only here.
+    #[oai(status = 201)]
+    Created(Json<SinglePersonalSession>),
+}
+
+pub struct Api;
+
+#[OpenApi(tag = "AdminTag::PersonalSession")]
+impl Api {
+    /// Create a personal session
+    ///
+    /// Owned by the caller, acting as `actor_user_id`. The answer carries the `mpt_` token once.
+    /// An unknown actor is a 404; an invalid scope, or an admin scope for a user who may not
+    /// request it, a 422.
+    #[oai(
+        path = "/personal-sessions",
+        method = "post",
+        operation_id = "createPersonalSession"
+    )]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: AdminAuth,
+        body: Json<CreatePersonalSessionRequest>,
+    ) -> Result<Created, AdminError> {
+        let body = body.0;
+        let actor = user_by_id(&mut state.store.reader().await?, &body.actor_user_id).await?;
+        let issued = accounts::issue_personal_token(
+            &state.store,
+            state.clock.as_ref(),
+            &mut rand::rngs::OsRng,
+            PersonalTokenRequest {
+                actor_username: actor.username,
+                owner_user_id: Some(auth.0.user.id),
+                human_name: body.human_name,
+                scopes: parse_scope(&body.scope),
+                expires_in: expires_in(body.expires_in),
+            },
+        )
+        .await?;
+        Ok(Created::Created(
+            PersonalSessionResource::from(issued).single(),
+        ))
+    }
+}

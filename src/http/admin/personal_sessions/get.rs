@@ -1,0 +1,33 @@
+//! `GET /personal-sessions/{id}`: one personal session.
+
+use poem::web::Data;
+use poem_openapi::{OpenApi, param::Path, payload::Json};
+
+use super::{PersonalSessionResource, SinglePersonalSession, session_by_id};
+use crate::http::{
+    AppState,
+    admin::{AdminTag, auth::AdminAuth, error::AdminError},
+};
+
+pub struct Api;
+
+#[OpenApi(tag = "AdminTag::PersonalSession")]
+impl Api {
+    /// Get a personal session
+    #[oai(
+        path = "/personal-sessions/:id",
+        method = "get",
+        operation_id = "getPersonalSession"
+    )]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// The session's ID.
+        #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
+        id: Path<String>,
+    ) -> Result<Json<SinglePersonalSession>, AdminError> {
+        let session = session_by_id(&mut state.store.reader().await?, &id).await?;
+        Ok(PersonalSessionResource::from(session).single())
+    }
+}

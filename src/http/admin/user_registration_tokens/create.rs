@@ -1,0 +1,67 @@
+//! `POST /user-registration-tokens`: a new registration token.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+
+use super::{RegistrationTokenResource, SingleRegistrationToken};
+use crate::{
+    accounts,
+    http::{
+        AppState,
+        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+    },
+};
+
+/// A new registration token.
+#[derive(Debug, Clone, Object)]
+pub struct CreateRegistrationTokenRequest {
+    /// The code (letters, digits and `._~-`, at most 64); 20 random characters when left out.
+    #[oai(validator(pattern = "^[A-Za-z0-9._~-]{1,64}$"))]
+    pub token: Option<String>,
+    /// How many registrations it allows (none: unlimited).
+    pub usage_limit: Option<u32>,
+    /// When it stops working (none: never).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum Created {
+    /// The token was created.
+    #[oai(status = 201)]
+    Created(Json<SingleRegistrationToken>),
+}
+
+pub struct Api;
+
+#[OpenApi(tag = "AdminTag::UserRegistrationToken")]
+impl Api {
+    /// Create a registration token
+    ///
+    /// A token that already exists is a 409.
+    #[oai(
+        path = "/user-registration-tokens",
+        method = "post",
+        operation_id = "createUserRegistrationToken"
+    )]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        body: Json<CreateRegistrationTokenRequest>,
+    ) -> Result<Created, AdminError> {
+        let body = body.0;
+        let token = accounts::create_registration_token(
+            &state.store,
+            state.clock.as_ref(),
+            &mut rand::rngs::OsRng,
+            body.token,
+            body.usage_limit,
+            body.expires_at,
+        )
+        .await?;
+        Ok(Created::Created(
+            RegistrationTokenResource::at(token, state.clock.now()).single(),
+        ))
+    }
+}

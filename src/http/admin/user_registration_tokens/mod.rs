@@ -1,0 +1,76 @@
+//! `/user-registration-tokens`: codes that let people register when registration needs one.
+
+mod create;
+mod get;
+mod list;
+mod revoke;
+mod unrevoke;
+mod update;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+
+use super::{error::AdminError, pagination::resource, users::parse_id};
+use crate::{domain::registration_tokens::RegistrationToken, store::Reader};
+
+#[derive(Debug, Clone, Object)]
+pub struct RegistrationTokenAttributes {
+    /// The code to give to people who may register.
+    pub token: String,
+    /// Whether it would accept one more registration now.
+    pub valid: bool,
+    /// How many registrations it allows (`null`: unlimited).
+    pub usage_limit: Option<u32>,
+    /// How many registrations used it.
+    pub times_used: u32,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working (`null`: never).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked (`null`: not revoked).
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+resource!(
+    /// A user registration token.
+    RegistrationTokenResource, SingleRegistrationToken, RegistrationTokenList,
+    RegistrationTokenAttributes, "user-registration_token", "/user-registration-tokens"
+);
+
+impl RegistrationTokenResource {
+    fn at(token: RegistrationToken, now: DateTime<Utc>) -> Self {
+        RegistrationTokenResource::new(
+            token.id,
+            RegistrationTokenAttributes {
+                valid: token.is_valid(now),
+                token: token.token,
+                usage_limit: token.usage_limit,
+                times_used: token.times_used,
+                created_at: token.created_at,
+                last_used_at: token.last_used_at,
+                expires_at: token.expires_at,
+                revoked_at: token.revoked_at,
+            },
+        )
+    }
+}
+
+async fn token_by_id(reader: &mut Reader, id: &str) -> Result<RegistrationToken, AdminError> {
+    let id = parse_id("Registration token", id)?;
+    reader
+        .registration_tokens()
+        .find_by_id(id)
+        .await?
+        .ok_or_else(|| AdminError::not_found(format!("Registration token ID {id} not found")))
+}
+
+pub(crate) fn apis() -> impl poem_openapi::OpenApi {
+    (
+        list::Api,
+        create::Api,
+        get::Api,
+        update::Api,
+        revoke::Api,
+        unrevoke::Api,
+    )
+}

@@ -1,0 +1,58 @@
+//! `/user-sessions`: browser sessions, a person signed in to Gatehouse's own pages.
+
+mod finish;
+mod get;
+mod list;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+
+use super::{error::AdminError, pagination::resource, users::parse_id};
+use crate::store::{Reader, browser_sessions::BrowserSession};
+
+#[derive(Debug, Clone, Object)]
+pub struct UserSessionAttributes {
+    pub created_at: DateTime<Utc>,
+    /// When it ended (`null` while active).
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The user's ID.
+    pub user_id: String,
+    pub user_agent: Option<String>,
+    pub last_active_at: Option<DateTime<Utc>>,
+    pub last_active_ip: Option<String>,
+}
+
+resource!(
+    /// A browser session.
+    UserSessionResource, SingleUserSession, UserSessionList, UserSessionAttributes,
+    "user-session", "/user-sessions"
+);
+
+impl From<BrowserSession> for UserSessionResource {
+    fn from(session: BrowserSession) -> Self {
+        UserSessionResource::new(
+            session.id,
+            UserSessionAttributes {
+                created_at: session.created_at,
+                finished_at: session.finished_at,
+                user_id: session.user_id.to_string(),
+                user_agent: session.user_agent,
+                last_active_at: session.last_active_at,
+                last_active_ip: session.last_active_ip,
+            },
+        )
+    }
+}
+
+async fn session_by_id(reader: &mut Reader, id: &str) -> Result<BrowserSession, AdminError> {
+    let id = parse_id("User session", id)?;
+    reader
+        .browser_sessions()
+        .find(id)
+        .await?
+        .ok_or_else(|| AdminError::not_found(format!("User session ID {id} not found")))
+}
+
+pub(crate) fn apis() -> impl poem_openapi::OpenApi {
+    (list::Api, get::Api, finish::Api)
+}

@@ -1,0 +1,148 @@
+//! `POST /users/bulk` (beyond MAS): lock, unlock, deactivate or log out many users at once,
+//! with one result per user.
+
+use poem::web::Data;
+use poem_openapi::{Enum, Object, OpenApi, payload::Json};
+use ulid::Ulid;
+
+use crate::{
+    accounts,
+    http::{
+        AppState,
+        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+    },
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "kebab-case")]
+pub enum BulkAction {
+    /// Lock (as `POST /users/{id}/lock`).
+    Lock,
+    /// Unlock (as `POST /users/{id}/unlock`).
+    Unlock,
+    /// Deactivate (as `POST /users/{id}/deactivate`, erasing unless `skip_erase`).
+    Deactivate,
+    /// Finish every compatibility session (log out every device).
+    KillSessions,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct BulkRequest {
+    pub action: BulkAction,
+    /// The users' IDs (at most 1000).
+    #[oai(validator(max_items = 1000))]
+    pub user_ids: Vec<String>,
+    /// With `deactivate`: do not ask the homeserver to erase the users' data.
+    #[oai(default)]
+    pub skip_erase: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum BulkStatus {
+    /// Done.
+    Ok,
+    /// No user has this ID.
+    NotFound,
+    /// It failed; see `title`.
+    Error,
+}
+
+/// What happened to one user.
+#[derive(Debug, Clone, Object)]
+pub struct BulkResult {
+    pub user_id: String,
+    pub status: BulkStatus,
+    /// Why it was not done (absent when `ok`).
+    #[oai(skip_serializing_if_is_none)]
+    pub title: Option<String>,
+}
+
+/// One result per requested user, in the order of the request.
+#[derive(Debug, Clone, Object)]
+pub struct BulkResponse {
+    pub results: Vec<BulkResult>,
+}
+
+pub struct Api;
+
+#[OpenApi(tag = "AdminTag::User")]
+impl Api {
+    /// Act on many users
+    ///
+    /// Applies `action` to each user in turn, each in its own transaction: a failure for one
+    /// user does not stop the others. The answer lists one result per user.
+    #[oai(path = "/users/bulk", method = "post", operation_id = "bulkUsers")]
+    async fn bulk(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        body: Json<BulkRequest>,
+    ) -> Result<Json<BulkResponse>, AdminError> {
+        let body = body.0;
+        let mut results = Vec::with_capacity(body.user_ids.len());
+        for user_id in body.user_ids {
+            let (status, title) = match apply(&state, body.action, body.skip_erase, &user_id).await
+            {
+                Ok(()) => (BulkStatus::Ok, None),
+                Err(AdminError::NotFound(error)) => (
+                    BulkStatus::NotFound,
+                    error.0.errors.into_iter().next().map(|e| e.title),
+                ),
+                Err(AdminError::Internal(_)) => {
+                    (BulkStatus::Error, Some("Internal server error".to_owned()))
+                }
+                Err(
+                    AdminError::BadRequest(error)
+                    | AdminError::Conflict(error)
+                    | AdminError::Unprocessable(error)
+                    | AdminError::UnsupportedMediaType(error)
+                    | AdminError::Unauthorized(error),
+                ) => (
+                    BulkStatus::Error,
+                    error.0.errors.into_iter().next().map(|e| e.title),
+                ),
+            };
+            results.push(BulkResult {
+                user_id,
+                status,
+                title,
+            });
+        }
+        Ok(Json(BulkResponse { results }))
+    }
+}
+
+async fn apply(
+    state: &AppState,
+    action: BulkAction,
+    skip_erase: bool,
+    user_id: &str,
+) -> Result<(), AdminError> {
+    let id = Ulid::from_string(user_id)
+        .map_err(|_| AdminError::bad_request(format!("User ID {user_id:?} is not a ULID")))?;
+    let user = state
+        .store
+        .reader()
+        .await?
+        .users()
+        .find_by_id(id)
+        .await?
+        .ok_or_else(|| AdminError::not_found(format!("User ID {id} not found")))?;
+    let (store, clock, username) = (&state.store, state.clock.as_ref(), &user.username);
+    match action {
+        BulkAction::Lock => {
+            accounts::lock_user(store, clock, username, false).await?;
+        }
+        BulkAction::Unlock => {
+            accounts::unlock_user(store, clock, username, false).await?;
+        }
+        BulkAction::Deactivate => {
+            accounts::deactivate_user(store, clock, username, !skip_erase).await?;
+        }
+        BulkAction::KillSessions => {
+            accounts::kill_sessions(store, clock, username, false).await?;
+        }
+    }
+    Ok(())
+}

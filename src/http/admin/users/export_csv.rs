@@ -1,0 +1,55 @@
+//! `GET /users/export.csv` (beyond MAS): every user as CSV.
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, OpenApi, payload::PlainText};
+
+use crate::{
+    http::{
+        AppState,
+        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+    },
+    users_csv::{self, CsvError},
+};
+
+#[derive(Debug, ApiResponse)]
+pub enum Exported {
+    /// One line per user after the header `username,created_at,admin,locked,deactivated,guest,emails,password_hash,password_version`;
+    /// emails are `;`-separated, booleans `true`/`false`.
+    #[oai(status = 200, content_type = "text/csv")]
+    Csv(PlainText<String>),
+}
+
+pub struct Api;
+
+#[OpenApi(tag = "AdminTag::User")]
+impl Api {
+    /// Export users as CSV
+    ///
+    /// Every user, oldest first, with its emails and current password hash (and the scheme
+    /// version of that hash), in the format `POST /users/import` reads back.
+    #[oai(
+        path = "/users/export.csv",
+        method = "get",
+        operation_id = "exportUsersCsv"
+    )]
+    async fn export(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+    ) -> Result<Exported, AdminError> {
+        let mut out = Vec::new();
+        users_csv::export_users(&state.store, &mut out, |_, _| {})
+            .await
+            .map_err(csv_error)?;
+        let text = String::from_utf8(out).map_err(|error| AdminError::internal(&error))?;
+        Ok(Exported::Csv(PlainText(text)))
+    }
+}
+
+pub(super) fn csv_error(error: CsvError) -> AdminError {
+    match error {
+        CsvError::Store(error) => error.into(),
+        CsvError::Io(error) => AdminError::internal(&error),
+        other => AdminError::bad_request(other.to_string()),
+    }
+}

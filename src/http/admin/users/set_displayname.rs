@@ -1,0 +1,77 @@
+//! `POST /users/{id}/set-displayname` and `/unset-displayname` (beyond MAS): the user's display
+//! name in the homeserver, set by the provisioning job.
+
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+
+use super::{SingleUser, UserResource, user_by_id};
+use crate::{
+    accounts,
+    http::{
+        AppState,
+        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+    },
+};
+
+#[derive(Debug, Clone, Object)]
+pub struct SetDisplayNameRequest {
+    /// The new display name.
+    #[oai(validator(min_length = 1, max_length = 256))]
+    pub displayname: String,
+}
+
+pub struct Api;
+
+#[OpenApi(tag = "AdminTag::User")]
+impl Api {
+    /// Set a user's display name
+    ///
+    /// Gatehouse keeps no profile: the name is sent to the homeserver by the provisioning job.
+    #[oai(
+        path = "/users/:id/set-displayname",
+        method = "post",
+        operation_id = "setUserDisplayName"
+    )]
+    async fn set(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// The user's ID.
+        #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
+        id: Path<String>,
+        body: Json<SetDisplayNameRequest>,
+    ) -> Result<Json<SingleUser>, AdminError> {
+        let user = user_by_id(&mut state.store.reader().await?, &id).await?;
+        let user = accounts::set_display_name(
+            &state.store,
+            state.clock.as_ref(),
+            &user.username,
+            Some(body.0.displayname),
+        )
+        .await?;
+        Ok(UserResource::from(user).single())
+    }
+
+    /// Remove a user's display name
+    ///
+    /// The provisioning job clears it in the homeserver.
+    #[oai(
+        path = "/users/:id/unset-displayname",
+        method = "post",
+        operation_id = "unsetUserDisplayName"
+    )]
+    async fn unset(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// The user's ID.
+        #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
+        id: Path<String>,
+    ) -> Result<Json<SingleUser>, AdminError> {
+        let user = user_by_id(&mut state.store.reader().await?, &id).await?;
+        let user =
+            accounts::set_display_name(&state.store, state.clock.as_ref(), &user.username, None)
+                .await?;
+        Ok(UserResource::from(user).single())
+    }
+}
