@@ -6,7 +6,9 @@ the users as CSV and import them back under fresh names.
 Usage: python openapi_scenario.py BASE_URL TOKEN   (run by scripts/openapi-check)
 """
 
+import json
 import sys
+import urllib.request
 
 from gatehouse_admin_api_client import AuthenticatedClient
 from gatehouse_admin_api_client.api.compat_session import (
@@ -88,6 +90,18 @@ def main(base_url, token):
         client=client, id=user_id, body=SetPasswordRequest(password="a scenario password")
     )
     check(response.status_code == 204, f"set-password: {response.status_code}")
+    # The new password logs in through the Matrix compatibility /login.
+    root = base_url.rsplit("/api/admin/v1", 1)[0]
+    login = urllib.request.Request(
+        f"{root}/_matrix/client/v3/login",
+        data=json.dumps({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": names[3]},
+                         "password": "a scenario password"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(login) as answer:
+        body = json.load(answer)
+    check(body.get("access_token", "").startswith("mct_"), f"login with the new password: {body}")
     locked = lock_user.sync(client=client, id=user_id)
     check(locked.data.attributes.locked_at is not None, "lock")
     unlocked = unlock_user.sync(client=client, id=user_id)
