@@ -22,6 +22,12 @@ pub enum Job {
     DeactivateUser { user_id: Ulid, hs_erase: bool },
     /// Reactivate the user in the homeserver.
     ReactivateUser { user_id: Ulid },
+    /// Give a device its (new) display name in the homeserver.
+    UpdateDeviceDisplayName {
+        user_id: Ulid,
+        device_id: String,
+        display_name: String,
+    },
 }
 
 impl Job {
@@ -32,6 +38,7 @@ impl Job {
             Job::SyncDevices { .. } => "sync-devices",
             Job::DeactivateUser { .. } => "deactivate-user",
             Job::ReactivateUser { .. } => "reactivate-user",
+            Job::UpdateDeviceDisplayName { .. } => "update-device-display-name",
         }
     }
 }

@@ -117,6 +117,19 @@ impl Worker {
                 self.synapse.delete_user(&user.username, *hs_erase).await?;
                 Ok(())
             }
+            Job::UpdateDeviceDisplayName {
+                user_id,
+                device_id,
+                display_name,
+            } => {
+                let Some(user) = self.user(*user_id).await? else {
+                    return Ok(());
+                };
+                self.synapse
+                    .update_device_display_name(&user.username, device_id, display_name)
+                    .await?;
+                Ok(())
+            }
             Job::ReactivateUser { user_id } => {
                 let Some(user) = self.user(*user_id).await? else {
                     return Ok(());

@@ -67,6 +67,15 @@ async fn devices_list_rename_delete(db: TestDb) {
         list["data"][0]["attributes"]["display_name"],
         "Alice's phone"
     );
+    // The homeserver gets the new name through a queued job.
+    assert!(
+        queued(&admin).await.iter().any(|job| matches!(
+            job,
+            Job::UpdateDeviceDisplayName { device_id, display_name, .. }
+                if device_id == "PHONE" && display_name == "Alice's phone"
+        )),
+        "rename queued for the homeserver"
+    );
 
     let (status, body) = admin.delete(&format!("{base}/LAPTOP")).await;
     assert_eq!(status, 204, "{body}");

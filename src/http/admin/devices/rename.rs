@@ -4,6 +4,7 @@ use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 
 use super::{DeviceResource, SingleDevice, device_session};
+use crate::domain::jobs::Job;
 use crate::http::{
     AppState,
     admin::{AdminTag, auth::AdminAuth, error::AdminError},
@@ -23,7 +24,8 @@ impl Api {
     /// Rename a device
     ///
     /// Sets the display name Gatehouse keeps for the device (the compatibility session's
-    /// `human_name`). The homeserver's copy is not updated.
+    /// `human_name`) and queues the same change in the homeserver, where the user's other
+    /// clients see it.
     #[oai(
         path = "/users/:id/devices/:device_id",
         method = "put",
@@ -44,10 +46,26 @@ impl Api {
         let (user, mut session) =
             device_session(&mut state.store.reader().await?, &id, &device_id).await?;
         let mut repo = state.store.repo().await?;
+        let display_name = body.0.display_name;
         repo.compat()
-            .set_human_name(&mut session, body.0.display_name)
+            .set_human_name(&mut session, display_name.clone())
             .await?;
+        // The homeserver shows device names to the user's other clients: tell it too.
+        if let Some(device_id) = session.device_id.clone() {
+            repo.jobs()
+                .push(
+                    state.clock.as_ref(),
+                    &Job::UpdateDeviceDisplayName {
+                        user_id: user.id,
+                        device_id,
+                        // Synapse takes a string; an empty one clears the name.
+                        display_name: display_name.unwrap_or_default(),
+                    },
+                )
+                .await?;
+        }
         repo.save().await?;
+        state.jobs_wake.notify_one();
         DeviceResource::from_session(&user, session)
             .map(DeviceResource::single)
             .ok_or_else(|| AdminError::not_found("Device not found"))
