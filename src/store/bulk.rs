@@ -79,6 +79,8 @@ pub struct BulkSink {
     buffer: Vec<u8>,
     batches: u64,
     abort_after: Option<u64>,
+    /// PostgreSQL: the tables were truncated in this transaction, so COPY may use `FREEZE`.
+    freeze: bool,
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -92,6 +94,7 @@ impl BulkSink {
         let target = match Backend::from_url(url)? {
             Backend::Postgres => {
                 let mut conn = PgConnection::connect(url).await?;
+                gatehouse_importer::net::set_tcp_nodelay(&mut conn).await?;
                 sqlx::raw_sql("BEGIN").execute(&mut conn).await?;
                 Target::Postgres(conn)
             }
@@ -112,6 +115,7 @@ impl BulkSink {
             restore: Vec::new(),
             buffer: Vec::with_capacity(1 << 20),
             batches: 0,
+            freeze: false,
             abort_after: std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok()),
         };
         let busy = sink.non_empty_tables().await?;
@@ -169,6 +173,17 @@ impl BulkSink {
                 .execute(&mut *conn)
                 .await?;
         }
+        // The tables are empty (checked); truncating them in this transaction gives them new
+        // storage, which lets COPY write frozen rows (`FREEZE`): the key rebuilds then do not
+        // dirty every page again to set hint bits, and with `wal_level = minimal` nothing is
+        // WAL-logged at all. A rollback or crash restores the old (empty) storage.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "TRUNCATE {}",
+            MIGRATION_TABLES.join(", ")
+        )))
+        .execute(&mut *conn)
+        .await?;
+        self.freeze = true;
         // Rebuild: primary and unique keys, then plain indexes, then foreign keys.
         self.restore
             .extend(
@@ -193,9 +208,17 @@ impl BulkSink {
     }
 
     /// Rebuild what [`Self::drop_constraints`] dropped; re-adding a foreign key validates
-    /// every row, so a dry run checks the same constraints a real run does.
-    async fn restore_constraints(&mut self) -> Result<(), BulkError> {
+    /// every row, so a dry run checks the same constraints a real run does. [`Self::commit`]
+    /// and [`Self::rollback`] do it when it was not done yet; calling it first lets the
+    /// caller time the rebuild on its own.
+    pub async fn restore_constraints(&mut self) -> Result<(), BulkError> {
         if let Target::Postgres(conn) = &mut self.target {
+            if !self.restore.is_empty() {
+                // Sorting for a key build in memory instead of in temporary files.
+                sqlx::raw_sql("SET LOCAL maintenance_work_mem = '256MB'")
+                    .execute(&mut *conn)
+                    .await?;
+            }
             for sql in std::mem::take(&mut self.restore) {
                 tracing::debug!("rebuilding: {sql}");
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
@@ -303,7 +326,11 @@ impl BulkSink {
                     }
                     buffer.push(b'\n');
                 }
-                let sql = format!("COPY {table} ({}) FROM STDIN", columns.join(", "));
+                let sql = format!(
+                    "COPY {table} ({}) FROM STDIN{}",
+                    columns.join(", "),
+                    if self.freeze { " WITH (FREEZE)" } else { "" }
+                );
                 let mut copy = conn.copy_in_raw(&sql).await?;
                 for chunk in buffer.chunks(1 << 20) {
                     copy.send(chunk).await?;
