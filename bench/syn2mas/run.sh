@@ -58,7 +58,7 @@ print(f"{label}: {n} users, {rows} rows in {secs:.2f} s (process wall time): "
       f"{n/secs:,.0f} users/s, {rows/secs:,.0f} rows/s, peak RSS {rss/1024:.0f} MB")
 PY
     grep -E '^(entity|users|threepids|external ids|devices|access tokens|refresh tokens) ' "$work/err" | sed 's/^/    /'
-    grep -E "read, .* skipped in|rebuilding|syncing|migration complete" "$work/err" | sed "s/\x1b\[[0-9;]*m//g; s/ *gatehouse[a-z_:]*: / /" || true
+    grep -E "read, .* skipped in|^phases:|syncing|migration complete" "$work/err" | sed "s/\x1b\[[0-9;]*m//g; s/ *gatehouse[a-z_:]*: / /" || true
 }
 
 if [ "$which" != pg ]; then

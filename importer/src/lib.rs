@@ -13,6 +13,7 @@
 
 pub mod checks;
 pub mod migrate;
+pub mod net;
 pub mod progress;
 pub mod records;
 pub mod report;

@@ -85,6 +85,8 @@ struct Batcher {
     access: Vec<AccessTokenRecord>,
     refresh: Vec<RefreshTokenRecord>,
     rows: u64,
+    /// Time spent waiting for room in the channel.
+    blocked: Duration,
 }
 
 /// The writer went away (it failed; its error is reported instead).
@@ -115,10 +117,12 @@ impl Batcher {
                 if !self.$field.is_empty() {
                     let batch = std::mem::replace(&mut self.$field, Vec::with_capacity(self.size));
                     self.rows += batch.len() as u64;
+                    let waiting = Instant::now();
                     self.tx
                         .send(Batch::$variant(batch))
                         .await
                         .map_err(|_| WriterGone)?;
+                    self.blocked += waiting.elapsed();
                 }
             };
         }
@@ -601,6 +605,7 @@ pub async fn migrate<S: Sink>(
             access: Vec::new(),
             refresh: Vec::new(),
             rows: 0,
+            blocked: Duration::ZERO,
         },
     };
     let read = async {
@@ -615,8 +620,10 @@ pub async fn migrate<S: Sink>(
         reader.batcher.tx = closed;
         Ok::<(), ReadError>(())
     };
+    let mut write_busy = Duration::ZERO;
     let write = async {
         while let Some(batch) = rx.recv().await {
+            let busy = Instant::now();
             let written = match &batch {
                 Batch::Users(b) => sink.write_users(b).await,
                 Batch::Emails(b) => sink.write_emails(b).await,
@@ -626,10 +633,14 @@ pub async fn migrate<S: Sink>(
                 Batch::AccessTokens(b) => sink.write_access_tokens(b).await,
                 Batch::RefreshTokens(b) => sink.write_refresh_tokens(b).await,
             };
+            write_busy += busy.elapsed();
             // Dropping the receiver on failure stops the reader.
             written?;
         }
-        sink.flush().await
+        let busy = Instant::now();
+        let flushed = sink.flush().await;
+        write_busy += busy.elapsed();
+        flushed
     };
     let (read, write) = tokio::join!(read, write);
     match (read, write) {
@@ -643,6 +654,8 @@ pub async fn migrate<S: Sink>(
     let mut report = reader.report;
     report.rows_written = reader.batcher.rows;
     report.elapsed = started.elapsed();
+    report.write_busy = write_busy;
+    report.read_blocked = reader.batcher.blocked;
     Ok(report)
 }
 

@@ -74,6 +74,10 @@ pub struct Report {
     /// Rows written to the target, per table.
     pub rows_written: u64,
     pub elapsed: Duration,
+    /// Time the writer spent inside the sink (the rest of `elapsed` it waited for rows).
+    pub write_busy: Duration,
+    /// Time the reader waited for the writer to take a batch (back pressure).
+    pub read_blocked: Duration,
 }
 
 impl Report {

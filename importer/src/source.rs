@@ -179,6 +179,7 @@ impl SynapseDb {
         match location {
             SourceLocation::Postgres(options) => {
                 let mut conn = PgConnection::connect_with(options).await?;
+                crate::net::set_tcp_nodelay(&mut conn).await?;
                 sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .execute(&mut conn)
                     .await?;

@@ -84,6 +84,7 @@ pub async fn run(sources: &ConfigSources, command: Syn2masCommand) -> anyhow::Re
             (args, if dry_run { Mode::DryRun } else { Mode::Migrate })
         }
     };
+    let started = std::time::Instant::now();
     let config = sources.load()?;
     let synapse = SynapseConfig::load(&args.synapse_config)?;
     let store = setup::connect_and_migrate(&config).await?;
@@ -131,6 +132,7 @@ pub async fn run(sources: &ConfigSources, command: Syn2masCommand) -> anyhow::Re
     }
     let url = config.database.connection_url()?;
     store.close().await;
+    let setup = started.elapsed();
     let mut sink = BulkSink::begin(&url).await?;
     if mode == Mode::DryRun {
         // Providers not synced yet exist only inside the rolled-back transaction.
@@ -143,13 +145,34 @@ pub async fn run(sources: &ConfigSources, command: Syn2masCommand) -> anyhow::Re
         batch_size: 10_000,
         progress: ProgressMode::detect(),
     };
+    let begin = started.elapsed() - setup;
     let report = migrate::migrate(&mut db, &mut sink, &migrate_options).await?;
     db.close().await?;
+    let rebuilding = std::time::Instant::now();
+    sink.restore_constraints().await?;
+    let rebuild = rebuilding.elapsed();
+    let ending = std::time::Instant::now();
     match mode {
         Mode::DryRun => sink.rollback().await?,
         _ => sink.commit().await?,
     }
+    let end = ending.elapsed();
     eprint!("{}", report.summary());
+    eprintln!(
+        "phases: setup and checks {:.2} s, begin (drop keys) {:.2} s, copy {:.2} s (target busy {:.2} s, reader blocked {:.2} s), rebuild keys {:.2} s, {} {:.2} s",
+        setup.as_secs_f64(),
+        begin.as_secs_f64(),
+        report.elapsed.as_secs_f64(),
+        report.write_busy.as_secs_f64(),
+        report.read_blocked.as_secs_f64(),
+        rebuild.as_secs_f64(),
+        if mode == Mode::DryRun {
+            "rollback"
+        } else {
+            "commit"
+        },
+        end.as_secs_f64(),
+    );
     if let Some(path) = &args.report {
         let file = std::fs::File::create(path)
             .with_context(|| format!("cannot create report {}", path.display()))?;

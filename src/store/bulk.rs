@@ -3,8 +3,9 @@
 //!
 //! The one place with backend-specific SQL (DESIGN.md allows it where it buys real speed):
 //! PostgreSQL gets `COPY … FROM STDIN` (text format) on a native connection; SQLite gets
-//! multi-row `INSERT`s of 100 rows per statement on a native connection. Tokens are stored as
-//! SHA-256 digests only, like every other token.
+//! multi-row `INSERT`s of 100 rows per statement on a native connection. Both drop the
+//! tables' secondary indexes (PostgreSQL: also keys and foreign keys) for the load and rebuild
+//! them before the commit. Tokens are stored as SHA-256 digests only, like every other token.
 
 use std::str::FromStr;
 
@@ -33,6 +34,9 @@ pub const MIGRATION_TABLES: [&str; 8] = [
 
 /// Test hook: abort the process (as a kill would) after this many batches.
 const ABORT_ENV: &str = "GATEHOUSE_TEST_SYN2MAS_ABORT_AFTER_BATCHES";
+
+/// Bytes of COPY data per message on PostgreSQL.
+const COPY_CHUNK: usize = 128 * 1024;
 
 /// Rows per INSERT statement on SQLite (measured sweet spot with sqlx).
 const SQLITE_ROWS_PER_STATEMENT: usize = 100;
@@ -72,13 +76,16 @@ enum Target {
 /// The sink, holding its open transaction.
 pub struct BulkSink {
     target: Target,
-    /// PostgreSQL: SQL that recreates the foreign keys and secondary indexes dropped for the
-    /// load (inside the same transaction, so a crash restores them too).
+    /// SQL that recreates what was dropped for the load (inside the same transaction, so a
+    /// crash restores it too): on PostgreSQL keys, secondary indexes and foreign keys; on
+    /// SQLite the secondary indexes.
     restore: Vec<String>,
     /// Reused COPY buffer.
     buffer: Vec<u8>,
     batches: u64,
     abort_after: Option<u64>,
+    /// PostgreSQL: the tables were truncated in this transaction, so COPY may use `FREEZE`.
+    freeze: bool,
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -92,6 +99,7 @@ impl BulkSink {
         let target = match Backend::from_url(url)? {
             Backend::Postgres => {
                 let mut conn = PgConnection::connect(url).await?;
+                gatehouse_importer::net::set_tcp_nodelay(&mut conn).await?;
                 sqlx::raw_sql("BEGIN").execute(&mut conn).await?;
                 Target::Postgres(conn)
             }
@@ -112,6 +120,7 @@ impl BulkSink {
             restore: Vec::new(),
             buffer: Vec::with_capacity(1 << 20),
             batches: 0,
+            freeze: false,
             abort_after: std::env::var(ABORT_ENV).ok().and_then(|v| v.parse().ok()),
         };
         let busy = sink.non_empty_tables().await?;
@@ -132,8 +141,28 @@ impl BulkSink {
     /// other tables pointing at these, which depend on their primary keys. Everything happens
     /// inside the one transaction, so a crash rolls the drops back too.
     async fn drop_constraints(&mut self) -> Result<(), BulkError> {
-        let Target::Postgres(conn) = &mut self.target else {
-            return Ok(());
+        let conn = match &mut self.target {
+            Target::Postgres(conn) => conn,
+            Target::Sqlite(conn) => {
+                // SQLite: the secondary indexes (primary and unique keys are part of the
+                // tables and stay). Filling an index once from a sorted scan beats updating it
+                // at random for every row; SQLite's DDL is transactional like PostgreSQL's.
+                let indexes: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT name, sql FROM sqlite_master
+                     WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({})
+                     ORDER BY name",
+                    MIGRATION_TABLES.map(|t| format!("'{t}'")).join(", ")
+                )))
+                .fetch_all(&mut *conn)
+                .await?;
+                for (name, _) in &indexes {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP INDEX {name}")))
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                self.restore.extend(indexes.into_iter().map(|(_, sql)| sql));
+                return Ok(());
+            }
         };
         let tables: Vec<String> = MIGRATION_TABLES.iter().map(|t| (*t).to_owned()).collect();
         // (table, name, definition); foreign keys last so they are dropped first.
@@ -169,6 +198,17 @@ impl BulkSink {
                 .execute(&mut *conn)
                 .await?;
         }
+        // The tables are empty (checked); truncating them in this transaction gives them new
+        // storage, which lets COPY write frozen rows (`FREEZE`): the key rebuilds then do not
+        // dirty every page again to set hint bits, and with `wal_level = minimal` nothing is
+        // WAL-logged at all. A rollback or crash restores the old (empty) storage.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "TRUNCATE {}",
+            MIGRATION_TABLES.join(", ")
+        )))
+        .execute(&mut *conn)
+        .await?;
+        self.freeze = true;
         // Rebuild: primary and unique keys, then plain indexes, then foreign keys.
         self.restore
             .extend(
@@ -193,9 +233,25 @@ impl BulkSink {
     }
 
     /// Rebuild what [`Self::drop_constraints`] dropped; re-adding a foreign key validates
-    /// every row, so a dry run checks the same constraints a real run does.
-    async fn restore_constraints(&mut self) -> Result<(), BulkError> {
+    /// every row, so a dry run checks the same constraints a real run does. [`Self::commit`]
+    /// and [`Self::rollback`] do it when it was not done yet; calling it first lets the
+    /// caller time the rebuild on its own.
+    pub async fn restore_constraints(&mut self) -> Result<(), BulkError> {
         if let Target::Postgres(conn) = &mut self.target {
+            if !self.restore.is_empty() {
+                // Sorting for a key build in memory instead of in temporary files.
+                sqlx::raw_sql("SET LOCAL maintenance_work_mem = '256MB'")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            for sql in std::mem::take(&mut self.restore) {
+                tracing::debug!("rebuilding: {sql}");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        if let Target::Sqlite(conn) = &mut self.target {
             for sql in std::mem::take(&mut self.restore) {
                 tracing::debug!("rebuilding: {sql}");
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
@@ -257,7 +313,8 @@ impl BulkSink {
         Ok(())
     }
 
-    /// Throw everything away (dry run). Constraints were checked as rows went in.
+    /// Throw everything away (dry run), after rebuilding the keys, indexes and foreign keys,
+    /// so that a dry run checks what a real run checks.
     pub async fn rollback(mut self) -> Result<(), BulkError> {
         self.restore_constraints().await?;
         match self.target {
@@ -292,6 +349,15 @@ impl BulkSink {
         }
         match &mut self.target {
             Target::Postgres(conn) => {
+                let sql = format!(
+                    "COPY {table} ({}) FROM STDIN{}",
+                    columns.join(", "),
+                    if self.freeze { " WITH (FREEZE)" } else { "" }
+                );
+                // Rows are sent as they are encoded, in chunks: the server parses and stores
+                // one chunk while the next is encoded, instead of idling until the batch is
+                // whole.
+                let mut copy = conn.copy_in_raw(&sql).await?;
                 let buffer = &mut self.buffer;
                 buffer.clear();
                 for row in rows {
@@ -302,11 +368,13 @@ impl BulkSink {
                         copy_text(buffer, cell);
                     }
                     buffer.push(b'\n');
+                    if buffer.len() >= COPY_CHUNK {
+                        copy.send(buffer.as_slice()).await?;
+                        buffer.clear();
+                    }
                 }
-                let sql = format!("COPY {table} ({}) FROM STDIN", columns.join(", "));
-                let mut copy = conn.copy_in_raw(&sql).await?;
-                for chunk in buffer.chunks(1 << 20) {
-                    copy.send(chunk).await?;
+                if !buffer.is_empty() {
+                    copy.send(buffer.as_slice()).await?;
                 }
                 copy.finish().await?;
             }
