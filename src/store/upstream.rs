@@ -8,7 +8,8 @@ use ulid::Ulid;
 
 use super::{
     Conn, StoreError,
-    codec::{get_opt_time, get_time, get_ulid, ms, opt_ms},
+    codec::{get_opt_time, get_opt_ulid, get_time, get_ulid, ms, opt_ms},
+    pagination::{self, Conditions, Page, Pagination, fetch_page},
 };
 
 /// A provider as stored. The client secret is encrypted with `secrets.encryption`.
@@ -128,5 +129,203 @@ impl<'c> UpstreamRepo<'c> {
         .fetch_optional(&mut *self.conn)
         .await?;
         row.map(|row| get_ulid(&row, "user_id")).transpose()
+    }
+}
+
+/// Filters of the admin upstream provider list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamProviderFilter {
+    /// `Some(true)`: only enabled providers (`disabled_at IS NULL`); `Some(false)`: only
+    /// disabled ones.
+    pub enabled: Option<bool>,
+}
+
+impl UpstreamProviderFilter {
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        match self.enabled {
+            Some(true) => c.push("p.disabled_at IS NULL"),
+            Some(false) => c.push("p.disabled_at IS NOT NULL"),
+            None => {}
+        }
+        c
+    }
+}
+
+/// A link between an upstream account (provider, subject) and a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamLink {
+    pub id: Ulid,
+    pub provider_id: Ulid,
+    /// `None` while a login through the provider has not been linked to a user yet.
+    pub user_id: Option<Ulid>,
+    pub subject: String,
+    pub human_account_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Filters of the admin upstream link list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamLinkFilter {
+    pub user: Option<Ulid>,
+    pub provider: Option<Ulid>,
+    pub subject: Option<String>,
+    pub human_account_name: Option<String>,
+}
+
+impl UpstreamLinkFilter {
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        if let Some(user) = self.user {
+            c.text("l.user_id = {}", user.to_string());
+        }
+        if let Some(provider) = self.provider {
+            c.text("l.upstream_oauth_provider_id = {}", provider.to_string());
+        }
+        if let Some(subject) = &self.subject {
+            c.text("l.subject = {}", subject.clone());
+        }
+        if let Some(name) = &self.human_account_name {
+            c.text("l.human_account_name = {}", name.clone());
+        }
+        c
+    }
+}
+
+const PROVIDER_COLUMNS_P: &str = "p.upstream_oauth_provider_id, p.issuer, p.human_name, p.brand_name, p.synapse_idp_id, p.client_id,
+    p.encrypted_client_secret, p.token_endpoint_auth_method, p.scope, p.ui_order, p.config, p.created_at, p.disabled_at";
+
+const LINK_COLUMNS: &str = "l.upstream_oauth_link_id, l.upstream_oauth_provider_id, l.user_id, l.subject, l.human_account_name, l.created_at";
+
+fn link_from_row(row: &AnyRow) -> Result<UpstreamLink, StoreError> {
+    Ok(UpstreamLink {
+        id: get_ulid(row, "upstream_oauth_link_id")?,
+        provider_id: get_ulid(row, "upstream_oauth_provider_id")?,
+        user_id: get_opt_ulid(row, "user_id")?,
+        subject: row.try_get("subject")?,
+        human_account_name: row.try_get("human_account_name")?,
+        created_at: get_time(row, "created_at")?,
+    })
+}
+
+/// The admin API's reads and writes of providers and links.
+impl UpstreamRepo<'_> {
+    pub async fn find_provider(
+        &mut self,
+        id: Ulid,
+    ) -> Result<Option<UpstreamProvider>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PROVIDER_COLUMNS_P} FROM upstream_oauth_providers p WHERE p.upstream_oauth_provider_id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.conn)
+        .await?
+        .as_ref()
+        .map(provider_from_row)
+        .transpose()
+    }
+
+    pub async fn page_providers(
+        &mut self,
+        filter: &UpstreamProviderFilter,
+        pagination: &Pagination,
+    ) -> Result<Page<UpstreamProvider>, StoreError> {
+        fetch_page(
+            &mut self.conn,
+            &format!("SELECT {PROVIDER_COLUMNS_P} FROM upstream_oauth_providers p"),
+            "p.upstream_oauth_provider_id",
+            filter.conditions(),
+            pagination,
+            provider_from_row,
+        )
+        .await
+    }
+
+    pub async fn count_providers(
+        &mut self,
+        filter: &UpstreamProviderFilter,
+    ) -> Result<u64, StoreError> {
+        pagination::count(
+            &mut self.conn,
+            "FROM upstream_oauth_providers p",
+            &filter.conditions(),
+        )
+        .await
+    }
+
+    pub async fn find_link(&mut self, id: Ulid) -> Result<Option<UpstreamLink>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {LINK_COLUMNS} FROM upstream_oauth_links l WHERE l.upstream_oauth_link_id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.conn)
+        .await?
+        .as_ref()
+        .map(link_from_row)
+        .transpose()
+    }
+
+    pub async fn page_links(
+        &mut self,
+        filter: &UpstreamLinkFilter,
+        pagination: &Pagination,
+    ) -> Result<Page<UpstreamLink>, StoreError> {
+        fetch_page(
+            &mut self.conn,
+            &format!("SELECT {LINK_COLUMNS} FROM upstream_oauth_links l"),
+            "l.upstream_oauth_link_id",
+            filter.conditions(),
+            pagination,
+            link_from_row,
+        )
+        .await
+    }
+
+    pub async fn count_links(&mut self, filter: &UpstreamLinkFilter) -> Result<u64, StoreError> {
+        pagination::count(
+            &mut self.conn,
+            "FROM upstream_oauth_links l",
+            &filter.conditions(),
+        )
+        .await
+    }
+
+    /// Insert a link. A (provider, subject) already linked is a [`StoreError::Conflict`].
+    pub async fn add_link(&mut self, link: &UpstreamLink) -> Result<(), StoreError> {
+        let exists: Option<String> = sqlx::query_scalar(
+            "SELECT upstream_oauth_link_id FROM upstream_oauth_links
+             WHERE upstream_oauth_provider_id = $1 AND subject = $2",
+        )
+        .bind(link.provider_id.to_string())
+        .bind(&link.subject)
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        if exists.is_some() {
+            return Err(StoreError::Conflict("upstream OAuth link for this subject"));
+        }
+        sqlx::query(
+            "INSERT INTO upstream_oauth_links
+                (upstream_oauth_link_id, upstream_oauth_provider_id, user_id, subject, human_account_name, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(link.id.to_string())
+        .bind(link.provider_id.to_string())
+        .bind(link.user_id.map(|id| id.to_string()))
+        .bind(&link.subject)
+        .bind(link.human_account_name.as_deref())
+        .bind(ms(link.created_at))
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Delete a link; `false` when there was none.
+    pub async fn delete_link(&mut self, id: Ulid) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM upstream_oauth_links WHERE upstream_oauth_link_id = $1")
+                .bind(id.to_string())
+                .execute(&mut *self.conn)
+                .await?;
+        Ok(done.rows_affected() > 0)
     }
 }

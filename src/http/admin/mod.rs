@@ -11,6 +11,8 @@ mod oauth2_sessions;
 pub mod pagination;
 mod personal_sessions;
 mod site_config;
+mod upstream_oauth_links;
+mod upstream_oauth_providers;
 mod user_emails;
 mod user_registration_tokens;
 mod user_sessions;
@@ -55,6 +57,10 @@ pub enum AdminTag {
     PersonalSession,
     /// Codes that let people register when registration needs one.
     UserRegistrationToken,
+    /// Upstream OAuth 2.0 / OIDC providers (from the configuration).
+    UpstreamOAuthProvider,
+    /// Links between upstream accounts and users.
+    UpstreamOAuthLink,
 }
 
 fn apis() -> impl OpenApi {
@@ -69,6 +75,10 @@ fn apis() -> impl OpenApi {
         user_sessions::apis(),
         personal_sessions::apis(),
         user_registration_tokens::apis(),
+        (
+            upstream_oauth_providers::apis(),
+            upstream_oauth_links::apis(),
+        ),
     ))
 }
 

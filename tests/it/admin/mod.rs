@@ -9,6 +9,7 @@ mod oauth2_clients;
 mod personal_sessions;
 mod registration_tokens;
 mod synapse_admin;
+mod upstream;
 mod user_and_oauth2_sessions;
 mod users;
 mod users_csv;

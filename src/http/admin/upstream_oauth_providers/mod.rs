@@ -1,0 +1,62 @@
+//! `/upstream-oauth-providers`: the upstream OAuth 2.0 / OIDC providers (read-only; they come
+//! from the configuration). One file per operation.
+
+mod get;
+mod list;
+
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+
+use super::{error::AdminError, pagination::resource, users::parse_id};
+use crate::store::{Reader, upstream::UpstreamProvider};
+
+#[derive(Debug, Clone, Object)]
+pub struct UpstreamOAuthProviderAttributes {
+    /// The OIDC issuer, when it has one.
+    pub issuer: Option<String>,
+    /// The name shown on the login page.
+    pub human_name: Option<String>,
+    /// The brand (`google`, `github`…) the login page may show an icon for.
+    pub brand_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When it was disabled (none: enabled).
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+resource!(
+    /// An upstream OAuth 2.0 / OIDC provider (its client secret is never shown).
+    UpstreamOAuthProviderResource, SingleUpstreamOAuthProvider, UpstreamOAuthProviderList,
+    UpstreamOAuthProviderAttributes, "upstream-oauth-provider", "/upstream-oauth-providers"
+);
+
+impl From<UpstreamProvider> for UpstreamOAuthProviderResource {
+    fn from(provider: UpstreamProvider) -> Self {
+        UpstreamOAuthProviderResource::new(
+            provider.id,
+            UpstreamOAuthProviderAttributes {
+                issuer: provider.issuer,
+                human_name: provider.human_name,
+                brand_name: provider.brand_name,
+                created_at: provider.created_at,
+                disabled_at: provider.disabled_at,
+            },
+        )
+    }
+}
+
+/// The provider with this ID, or a 404.
+pub(crate) async fn provider_by_id(
+    reader: &mut Reader,
+    id: &str,
+) -> Result<UpstreamProvider, AdminError> {
+    let id = parse_id("Upstream OAuth provider", id)?;
+    reader
+        .upstream()
+        .find_provider(id)
+        .await?
+        .ok_or_else(|| AdminError::not_found(format!("Upstream OAuth provider ID {id} not found")))
+}
+
+pub(crate) fn apis() -> impl poem_openapi::OpenApi {
+    (list::Api, get::Api)
+}
