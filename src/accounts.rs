@@ -264,15 +264,7 @@ pub async fn add_email(
     let mut repo = store.repo().await?;
     let user = find_user(&mut repo, username).await?;
     let added = add_email_in(&mut repo, clock, &user, email).await?;
-    repo.jobs()
-        .push(
-            clock,
-            &Job::ProvisionUser {
-                user_id: user.id,
-                set_displayname: None,
-            },
-        )
-        .await?;
+    repo.jobs().push(clock, &Job::provision(user.id)).await?;
     repo.save().await?;
     Ok(added)
 }
@@ -291,13 +283,7 @@ pub async fn remove_email(
         .ok_or(AccountError::UnknownEmail(id))?;
     repo.emails().remove(id).await?;
     repo.jobs()
-        .push(
-            clock,
-            &Job::ProvisionUser {
-                user_id: email.user_id,
-                set_displayname: None,
-            },
-        )
+        .push(clock, &Job::provision(email.user_id))
         .await?;
     repo.save().await?;
     Ok(email)
@@ -378,15 +364,7 @@ async fn lock_and_maybe_deactivate(
     let mut repo = store.repo().await?;
     let mut user = find_user(&mut repo, username).await?;
     repo.users().lock(&mut user, clock.now()).await?;
-    repo.jobs()
-        .push(
-            clock,
-            &Job::ProvisionUser {
-                user_id: user.id,
-                set_displayname: None,
-            },
-        )
-        .await?;
+    repo.jobs().push(clock, &Job::provision(user.id)).await?;
     if let Some(hs_erase) = deactivate {
         repo.users().deactivate(&mut user, clock.now()).await?;
         repo.compat()
@@ -441,15 +419,7 @@ pub async fn unlock_user(
             .push(clock, &Job::ReactivateUser { user_id: user.id })
             .await?;
     }
-    repo.jobs()
-        .push(
-            clock,
-            &Job::ProvisionUser {
-                user_id: user.id,
-                set_displayname: None,
-            },
-        )
-        .await?;
+    repo.jobs().push(clock, &Job::provision(user.id)).await?;
     repo.save().await?;
     Ok(user)
 }

@@ -31,6 +31,14 @@ pub enum Job {
 }
 
 impl Job {
+    /// Re-provision a user in the homeserver (emails, lock state), leaving its display name.
+    pub fn provision(user_id: Ulid) -> Job {
+        Job::ProvisionUser {
+            user_id,
+            set_displayname: None,
+        }
+    }
+
     /// The MAS queue names, kept so admins reading the table see familiar names.
     pub fn queue_name(&self) -> &'static str {
         match self {
