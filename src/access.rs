@@ -6,6 +6,12 @@
 //! expired or revoked, its session is not finished, and its user is neither locked nor
 //! deactivated.
 
+use std::{
+    collections::HashMap,
+    sync::{Mutex, MutexGuard},
+    time::{Duration, Instant},
+};
+
 use chrono::{DateTime, Utc};
 use ulid::Ulid;
 
@@ -15,7 +21,7 @@ use crate::{
         tokens::TokenType,
         users::User,
     },
-    store::{Reader, StoreError},
+    store::{Reader, Store, StoreError},
 };
 
 /// The session a token belongs to.
@@ -37,6 +43,7 @@ impl SessionRef {
 #[derive(Debug, Clone)]
 pub struct ActiveToken {
     pub token_type: TokenType,
+    pub token_id: Ulid,
     pub session: SessionRef,
     pub user: User,
     /// Scope tokens, as granted (stable forms).
@@ -50,6 +57,11 @@ pub struct ActiveToken {
 }
 
 impl ActiveToken {
+    /// The ids a change can name to end this token: the token, its session, its user.
+    fn subjects(&self) -> [Ulid; 3] {
+        [self.token_id, self.session.id(), self.user.id]
+    }
+
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
@@ -79,6 +91,7 @@ pub async fn resolve_access_token(
             }
             ActiveToken {
                 token_type,
+                token_id: found.token.id,
                 session: SessionRef::Compat(found.session.id),
                 user: found.user,
                 scopes,
@@ -106,6 +119,7 @@ pub async fn resolve_access_token(
                 crate::domain::scopes::device_from_scopes(&found.session.scopes).map(str::to_owned);
             ActiveToken {
                 token_type,
+                token_id: found.token.id,
                 session: SessionRef::Personal(found.session.id),
                 user,
                 scopes: found.session.scopes,
@@ -132,46 +146,54 @@ pub async fn resolve_access_token(
 
 /// A short-lived cache of active-token answers, so that the tokens Synapse asks about again and
 /// again cost no database lookup. Only active answers are kept (an unknown token is looked up
-/// every time). Every unit of work this process commits that can end or narrow a token bumps
-/// [`crate::store::tokens_epoch`], which makes every cached answer stale at once; changes made
-/// elsewhere are seen within the TTL.
+/// every time). An answer goes stale when its TTL passes, when the token expires, or when a
+/// committed change names its token, session or user (see [`crate::store::invalidations`]):
+/// at once for changes made by this process, within [`FOLLOW_EVERY`] for changes made by
+/// another process sharing the database.
 pub struct TokenCache {
-    ttl: std::time::Duration,
-    shards: Vec<std::sync::Mutex<std::collections::HashMap<[u8; 32], CachedToken>>>,
+    ttl: Duration,
+    shards: Vec<Mutex<HashMap<[u8; 32], CachedToken>>>,
 }
 
-#[derive(Clone)]
 struct CachedToken {
     token: ActiveToken,
-    stored: std::time::Instant,
-    epoch: u64,
+    /// When the lookup that produced this answer started.
+    looked_up: Instant,
+    /// The invalidation generation seen when the answer was last known fresh.
+    generation: u64,
 }
 
 const SHARDS: usize = 16;
 /// Per shard; a full shard is emptied rather than tracked entry by entry.
 const SHARD_CAPACITY: usize = 32_768;
 
+/// How often a server learns the invalidations committed by other processes.
+pub const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+/// How often a server deletes invalidation rows nobody needs any more.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
 impl TokenCache {
-    pub fn new(ttl: std::time::Duration) -> Self {
+    pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            shards: (0..SHARDS)
-                .map(|_| std::sync::Mutex::new(std::collections::HashMap::new()))
-                .collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
         }
     }
 
-    fn shard(
-        &self,
-        key: &[u8; 32],
-    ) -> &std::sync::Mutex<std::collections::HashMap<[u8; 32], CachedToken>> {
-        &self.shards[usize::from(key[0]) % SHARDS]
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    fn shard(&self, key: &[u8; 32]) -> MutexGuard<'_, HashMap<[u8; 32], CachedToken>> {
+        self.shards[usize::from(key[0]) % SHARDS]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Like [`resolve_access_token`], answering from the cache when a fresh answer is there.
     pub async fn resolve(
         &self,
-        store: &crate::store::Store,
+        store: &Store,
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<ActiveToken>, StoreError> {
@@ -183,33 +205,28 @@ impl TokenCache {
             return Ok(None);
         }
         let key = crate::crypto::sha256(token);
-        let epoch = crate::store::tokens_epoch();
+        let invalidations = store.token_invalidations();
+        // Read before the cache and the lookup: an invalidation learned after this point makes
+        // what they return stale, instead of being hidden by it.
+        let generation = invalidations.generation();
+        let looked_up = Instant::now();
+        if let Some(cached) = self.shard(&key).get_mut(&key)
+            && cached.looked_up.elapsed() < self.ttl
+            && cached
+                .token
+                .expires_at
+                .is_none_or(|expires_at| now < expires_at)
+            && (cached.generation == generation
+                || !invalidations.invalidated_since(&cached.token.subjects(), cached.looked_up))
         {
-            let shard = self
-                .shard(&key)
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some(cached) = shard.get(&key)
-                && cached.epoch == epoch
-                && cached.stored.elapsed() < self.ttl
-                && cached
-                    .token
-                    .expires_at
-                    .is_none_or(|expires_at| now < expires_at)
-            {
-                return Ok(Some(cached.token.clone()));
-            }
+            cached.generation = generation;
+            return Ok(Some(cached.token.clone()));
         }
-        // The epoch is read before the lookup: a change committed during it makes this answer
-        // stale on arrival instead of being hidden by it.
         let found = {
             let mut reader = store.reader().await?;
             resolve_access_token(&mut reader, token, now).await?
         };
-        let mut shard = self
-            .shard(&key)
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut shard = self.shard(&key);
         match &found {
             Some(active) => {
                 if shard.len() >= SHARD_CAPACITY {
@@ -219,8 +236,8 @@ impl TokenCache {
                     key,
                     CachedToken {
                         token: active.clone(),
-                        stored: std::time::Instant::now(),
-                        epoch,
+                        looked_up,
+                        generation,
                     },
                 );
             }
@@ -229,5 +246,29 @@ impl TokenCache {
             }
         }
         Ok(found)
+    }
+}
+
+/// Run for the life of a server: every [`FOLLOW_EVERY`], learn what other processes
+/// invalidated and forget what no cached answer can predate; every [`PRUNE_EVERY`], delete old
+/// invalidation rows. Database errors are logged and retried on the next tick.
+pub async fn follow_invalidations(store: Store, ttl: Duration) {
+    let mut follow = tokio::time::interval(FOLLOW_EVERY);
+    follow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_prune: Option<Instant> = None;
+    loop {
+        follow.tick().await;
+        if let Err(error) = store.follow_token_invalidations().await {
+            tracing::warn!(%error, "could not read token invalidations; cached answers may lag");
+        }
+        if let Some(before) = Instant::now().checked_sub(ttl) {
+            store.token_invalidations().forget_before(before);
+        }
+        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(Instant::now());
+            if let Err(error) = store.prune_token_invalidations().await {
+                tracing::warn!(%error, "could not delete old token invalidations");
+            }
+        }
     }
 }

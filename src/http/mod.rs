@@ -382,6 +382,18 @@ pub async fn serve(
                 .map_err(|source| ServeError::Serve { name, source })
         });
     }
+    // Other processes' logouts and locks reach this server's token cache through the database.
+    let follower = {
+        let store = state.store.clone();
+        let ttl = state.token_cache.ttl();
+        let mut stop = stop_tx.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = crate::access::follow_invalidations(store, ttl) => {}
+                _ = stop.recv() => {}
+            }
+        })
+    };
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(());
@@ -397,6 +409,7 @@ pub async fn serve(
             }
         }
     }
+    follower.abort();
     Ok(())
 }
 

@@ -249,7 +249,7 @@ impl<'c> AdminSessionRepo<'c> {
         session: &mut OAuth2Session,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn.tokens_changed();
+        self.conn.ends_tokens_of(session.id);
         let id = session.id.to_string();
         sqlx::query(
             "UPDATE oauth2_sessions SET finished_at = $1 WHERE oauth2_session_id = $2 AND finished_at IS NULL",

@@ -246,7 +246,7 @@ impl<'c> CompatRepo<'c> {
         id: Ulid,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn.tokens_changed();
+        self.conn.ends_tokens_of(id);
         sqlx::query(
             "UPDATE compat_access_tokens SET expires_at = $1
              WHERE compat_access_token_id = $2 AND (expires_at IS NULL OR expires_at > $1)",
@@ -338,7 +338,7 @@ impl<'c> CompatRepo<'c> {
         session: &mut CompatSession,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn.tokens_changed();
+        self.conn.ends_tokens_of(session.id);
         if session.finished_at.is_some() {
             return Ok(());
         }
@@ -357,7 +357,7 @@ impl<'c> CompatRepo<'c> {
         user_id: Ulid,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        self.conn.tokens_changed();
+        self.conn.ends_tokens_of(user_id);
         let done = sqlx::query("UPDATE compat_sessions SET finished_at = $1 WHERE user_id = $2 AND finished_at IS NULL")
             .bind(ms(now))
             .bind(user_id.to_string())

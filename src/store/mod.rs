@@ -10,6 +10,7 @@ mod codec;
 pub mod compat;
 pub mod compat_sso;
 pub mod emails;
+pub mod invalidations;
 pub mod jobs;
 pub mod oauth2_clients;
 pub mod pagination;
@@ -21,10 +22,7 @@ pub mod users;
 
 use std::{
     borrow::Cow,
-    sync::{
-        Once,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
+    sync::{Arc, Once},
     time::Duration,
 };
 
@@ -115,7 +113,9 @@ pub struct Store {
     backend: Backend,
     /// SQLite allows one writer at a time. Queueing writers here, in order, is much faster than
     /// letting them collide on the database lock and back off in SQLite's busy handler.
-    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    /// Token answers gone stale (see [`invalidations`]).
+    invalidations: Arc<invalidations::TokenInvalidations>,
 }
 
 static INSTALL_DRIVERS: Once = Once::new();
@@ -130,7 +130,12 @@ impl Store {
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.connect_timeout)
             .idle_timeout(settings.idle_timeout)
-            .max_lifetime(settings.max_lifetime);
+            .max_lifetime(settings.max_lifetime)
+            // No ping before handing out a connection: it costs a round trip (on SQLite, two
+            // hops to the connection's worker thread) on every hot-path lookup. A connection
+            // that broke while idle fails its next query and is then dropped by the pool;
+            // idle_timeout and max_lifetime retire old ones.
+            .test_before_acquire(false);
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while one writer commits; NORMAL is durable in WAL mode
             // except for the last transactions on power loss, the usual embedded trade-off.
@@ -147,7 +152,8 @@ impl Store {
         Ok(Self {
             pool,
             backend,
-            sqlite_writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
+            invalidations: Arc::default(),
         })
     }
 
@@ -191,13 +197,15 @@ impl Store {
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(Repo {
                     tx,
-                    tokens_changed: AtomicBool::new(false),
+                    ends_tokens_of: Vec::new(),
+                    invalidations: self.invalidations.clone(),
                     _writer: Some(writer),
                 })
             }
             Backend::Postgres => Ok(Repo {
                 tx: self.pool.begin().await?,
-                tokens_changed: AtomicBool::new(false),
+                ends_tokens_of: Vec::new(),
+                invalidations: self.invalidations.clone(),
                 _writer: None,
             }),
         }
@@ -224,7 +232,9 @@ impl Store {
 /// holding one: on SQLite the second waits for the first.
 pub struct Repo {
     tx: Transaction<'static, Any>,
-    tokens_changed: AtomicBool,
+    /// Tokens, sessions and users whose access tokens this unit of work ends or narrows.
+    ends_tokens_of: Vec<ulid::Ulid>,
+    invalidations: Arc<invalidations::TokenInvalidations>,
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
@@ -237,22 +247,32 @@ macro_rules! repositories {
     ($($method:ident -> $repo:ident),* $(,)?) => {
         impl Repo {
             $(pub fn $method(&mut self) -> $repo<'_> {
-                $repo::new(Conn { conn: &mut *self.tx, tokens_changed: &self.tokens_changed })
+                $repo::new(Conn { conn: &mut *self.tx, ends_tokens_of: Some(&mut self.ends_tokens_of) })
             })*
 
             /// Commit everything done through this repo.
-            pub async fn save(self) -> Result<(), StoreError> {
-                self.tx.commit().await?;
-                if self.tokens_changed.load(Ordering::Relaxed) {
-                    TOKENS_EPOCH.fetch_add(1, Ordering::SeqCst);
+            pub async fn save(mut self) -> Result<(), StoreError> {
+                if self.ends_tokens_of.is_empty() {
+                    self.tx.commit().await?;
+                    return Ok(());
                 }
+                let mut subjects = std::mem::take(&mut self.ends_tokens_of);
+                subjects.sort_unstable();
+                subjects.dedup();
+                let row_ids = invalidations::write_rows(
+                    &mut Conn { conn: &mut *self.tx, ends_tokens_of: None },
+                    &subjects,
+                )
+                .await?;
+                self.tx.commit().await?;
+                invalidations::committed(&self.invalidations, subjects, row_ids);
                 Ok(())
             }
         }
 
         impl Reader {
             $(pub fn $method(&mut self) -> $repo<'_> {
-                $repo::new(Conn { conn: &mut *self.conn, tokens_changed: &READS_CHANGE_NOTHING })
+                $repo::new(Conn { conn: &mut *self.conn, ends_tokens_of: None })
             })*
         }
     };
@@ -290,6 +310,7 @@ migrations! {
     1 => "0001_initial",
     2 => "0002_sessions_and_upstream",
     4 => "0004_admin_api_indexes",
+    5 => "0005_token_invalidations",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -313,18 +334,22 @@ fn migrator(backend: Backend) -> Migrator {
     )
 }
 
-/// A connection handle every repository holds: the connection (or transaction) plus the flag a
-/// repository raises when it changes something that can end or narrow an access token.
+/// A connection handle every repository holds: the connection (or transaction) plus the list
+/// a repository adds to when it changes something that can end or narrow access tokens.
 pub(crate) struct Conn<'c> {
     conn: &'c mut AnyConnection,
-    tokens_changed: &'c AtomicBool,
+    /// `None` for reads outside a transaction, which change nothing.
+    ends_tokens_of: Option<&'c mut Vec<ulid::Ulid>>,
 }
 
 impl Conn<'_> {
-    /// Record that this unit of work can end or narrow tokens (finished sessions, locked or
-    /// deactivated users, revoked tokens); cached introspection answers go stale on commit.
-    pub(crate) fn tokens_changed(&self) {
-        self.tokens_changed.store(true, Ordering::Relaxed);
+    /// Record that this unit of work can end or narrow the access tokens of `id` (a token, a
+    /// session or a user): cached answers about them go stale on commit, in every process.
+    pub(crate) fn ends_tokens_of(&mut self, id: ulid::Ulid) {
+        match &mut self.ends_tokens_of {
+            Some(ids) => ids.push(id),
+            None => debug_assert!(false, "a change to tokens outside a unit of work"),
+        }
     }
 }
 
@@ -340,14 +365,3 @@ impl std::ops::DerefMut for Conn<'_> {
         self.conn
     }
 }
-
-/// Bumped after every committed unit of work that raised [`Conn::tokens_changed`] in this
-/// process. Caches of token answers compare it with the value they saw.
-static TOKENS_EPOCH: AtomicU64 = AtomicU64::new(0);
-
-pub fn tokens_epoch() -> u64 {
-    TOKENS_EPOCH.load(Ordering::SeqCst)
-}
-
-/// Reads never end tokens; their handles point here.
-static READS_CHANGE_NOTHING: AtomicBool = AtomicBool::new(false);

@@ -149,7 +149,7 @@ impl<'c> PersonalRepo<'c> {
         token: &PersonalAccessToken,
         token_string: &str,
     ) -> Result<(), StoreError> {
-        self.conn.tokens_changed();
+        self.conn.ends_tokens_of(token.session_id);
         sqlx::query(
             "UPDATE personal_access_tokens SET revoked_at = $1
              WHERE personal_session_id = $2 AND revoked_at IS NULL",
@@ -226,7 +226,7 @@ impl<'c> PersonalRepo<'c> {
         session: &mut PersonalSession,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn.tokens_changed();
+        self.conn.ends_tokens_of(session.id);
         sqlx::query("UPDATE personal_sessions SET revoked_at = $1 WHERE personal_session_id = $2 AND revoked_at IS NULL")
             .bind(ms(now))
             .bind(session.id.to_string())

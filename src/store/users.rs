@@ -279,7 +279,7 @@ impl<'c> UserRepo<'c> {
         user: &mut User,
         admin: bool,
     ) -> Result<(), StoreError> {
-        self.conn.tokens_changed();
+        self.conn.ends_tokens_of(user.id);
         self.update_flags(user.id, "can_request_admin", Some(flag(admin)))
             .await?;
         user.can_request_admin = admin;
@@ -288,7 +288,7 @@ impl<'c> UserRepo<'c> {
 
     /// Lock the user. Locking a locked user keeps the first lock time.
     pub async fn lock(&mut self, user: &mut User, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn.tokens_changed();
+        self.conn.ends_tokens_of(user.id);
         let at = user.locked_at.unwrap_or(now);
         self.update_flags(user.id, "locked_at", Some(ms(at)))
             .await?;
@@ -307,7 +307,7 @@ impl<'c> UserRepo<'c> {
         user: &mut User,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn.tokens_changed();
+        self.conn.ends_tokens_of(user.id);
         let at = user.deactivated_at.unwrap_or(now);
         self.update_flags(user.id, "deactivated_at", Some(ms(at)))
             .await?;

@@ -500,12 +500,61 @@ async fn discovery_and_keys(db: TestDb) {
     server.stop().await;
 }
 
+/// Another process (a `gatehouse manage` command, another replica) has its own store handle:
+/// its locks and logouts reach this server's introspection cache through the database, within
+/// about a second, however long the cache TTL.
+async fn changes_by_another_process_reach_the_token_cache(db: TestDb) {
+    let server = TestServer::start_with(&db, |config| {
+        config.experimental.introspection_cache_ttl = 3600;
+    })
+    .await;
+    register(&server, "fay").await;
+    let (_, body) = login(&server, password_login("fay", PASSWORD)).await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(server.introspect(&token, true).await["active"], true);
+
+    let other_process = db.store().await;
+    accounts::lock_user(&other_process, &server.clock, "fay", false)
+        .await
+        .unwrap();
+    let seen_within = until_inactive(&server, &token).await;
+    assert!(
+        seen_within < std::time::Duration::from_secs(5),
+        "the lock reached the cache after {seen_within:?}"
+    );
+
+    accounts::unlock_user(&other_process, &server.clock, "fay", false)
+        .await
+        .unwrap();
+    assert_eq!(server.introspect(&token, true).await["active"], true);
+    // Sessions killed elsewhere too.
+    accounts::kill_sessions(&other_process, &server.clock, "fay", false)
+        .await
+        .unwrap();
+    until_inactive(&server, &token).await;
+    server.stop().await;
+}
+
+/// Introspect until the token is inactive; how long that took (fails after ten seconds).
+async fn until_inactive(server: &TestServer, token: &str) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while server.introspect(token, true).await["active"] == true {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the token stayed active"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    started.elapsed()
+}
+
 on_both_backends!(
     password_login_introspection_and_logout,
     refresh_rotates_and_old_tokens_stop_working,
     bad_input_gets_matrix_errors_never_500,
     a_flood_of_wrong_passwords_is_rate_limited,
     locked_user_tokens_become_inactive,
+    changes_by_another_process_reach_the_token_cache,
     synapse_bcrypt_password_is_upgraded_on_compat_login,
     discovery_and_keys,
 );

@@ -160,4 +160,73 @@ async fn tokens_resolve_by_digest_and_are_not_stored_in_clear(db: TestDb) {
     repo.save().await.unwrap();
 }
 
-on_both_backends!(tokens_resolve_by_digest_and_are_not_stored_in_clear);
+on_both_backends!(
+    tokens_resolve_by_digest_and_are_not_stored_in_clear,
+    token_invalidations_reach_other_handles_once,
+);
+
+/// Invalidations committed through one store handle are learned by another (as by another
+/// process) exactly once, and never by the handle that committed them.
+async fn token_invalidations_reach_other_handles_once(db: TestDb) {
+    let here = db.store().await;
+    let elsewhere = db.store().await;
+    let clock = MockClock::default();
+    let user = User {
+        id: new_id(&clock),
+        username: "gwen".into(),
+        created_at: clock.now(),
+        locked_at: None,
+        deactivated_at: None,
+        can_request_admin: false,
+        is_guest: false,
+    };
+    let mut repo = here.repo().await.unwrap();
+    repo.users().add(&user).await.unwrap();
+    repo.save().await.unwrap();
+    // The first catch-up only takes note of what is there.
+    assert_eq!(elsewhere.follow_token_invalidations().await.unwrap(), 0);
+    assert_eq!(here.follow_token_invalidations().await.unwrap(), 0);
+
+    let before = std::time::Instant::now();
+    let generation = here.token_invalidations().generation();
+    let mut locked = user.clone();
+    let mut repo = here.repo().await.unwrap();
+    repo.users().lock(&mut locked, clock.now()).await.unwrap();
+    repo.save().await.unwrap();
+    // Learned at once where it was committed, and not again by catching up.
+    assert!(here.token_invalidations().generation() > generation);
+    assert!(
+        here.token_invalidations()
+            .invalidated_since(&[user.id], before)
+    );
+    assert_eq!(here.follow_token_invalidations().await.unwrap(), 0);
+
+    assert!(
+        !elsewhere
+            .token_invalidations()
+            .invalidated_since(&[user.id], before)
+    );
+    assert_eq!(elsewhere.follow_token_invalidations().await.unwrap(), 1);
+    assert!(
+        elsewhere
+            .token_invalidations()
+            .invalidated_since(&[user.id], before)
+    );
+    assert_eq!(elsewhere.follow_token_invalidations().await.unwrap(), 0);
+    // Other ids are untouched; and what was learned can be forgotten once no answer predates it.
+    assert!(
+        !elsewhere
+            .token_invalidations()
+            .invalidated_since(&[new_id(&clock)], before)
+    );
+    elsewhere
+        .token_invalidations()
+        .forget_before(std::time::Instant::now());
+    assert!(
+        !elsewhere
+            .token_invalidations()
+            .invalidated_since(&[user.id], before)
+    );
+    // Fresh rows survive pruning.
+    assert_eq!(here.prune_token_invalidations().await.unwrap(), 0);
+}
