@@ -66,7 +66,7 @@ impl Api {
         }
         repo.save().await?;
         state.jobs_wake.notify_one();
-        DeviceResource::from_session(&user, session)
+        DeviceResource::from_session(session)
             .map(DeviceResource::single)
             .ok_or_else(|| AdminError::not_found("Device not found"))
     }
