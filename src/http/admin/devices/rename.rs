@@ -11,10 +11,19 @@ use crate::http::{
 };
 
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct RenameDeviceRequest {
     /// The new display name (`null` removes it).
     #[oai(validator(max_length = 255))]
     pub display_name: Option<String>,
+}
+
+impl poem_openapi::types::Example for RenameDeviceRequest {
+    fn example() -> Self {
+        Self {
+            display_name: Some("Alice's phone".to_owned()),
+        }
+    }
 }
 
 pub struct Api;
