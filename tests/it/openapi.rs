@@ -1,5 +1,5 @@
 //! The checked-in OpenAPI document is what the code generates, and every operation is
-//! documented: an operationId, a tag, a summary and its error responses.
+//! documented: an operationId, a tag, a summary, examples and its error responses.
 
 use std::path::Path;
 
@@ -47,7 +47,15 @@ fn every_operation_is_documented() {
                 "{what}: no summary"
             );
             let responses = operation["responses"].as_object().unwrap();
-            for status in ["400", "401"] {
+            let mut errors = vec!["400", "401"];
+            // An ID in the path may name nothing; a body may be refused.
+            if path.contains('{') {
+                errors.push("404");
+            }
+            if operation.get("requestBody").is_some() {
+                errors.push("422");
+            }
+            for status in errors {
                 assert!(
                     responses.contains_key(status),
                     "{what}: {status} undocumented"
@@ -59,4 +67,50 @@ fn every_operation_is_documented() {
             );
         }
     }
+}
+
+/// The example of a media type: its own, or its schema's (through a `$ref`).
+fn example<'a>(spec: &'a Value, media: &'a Value) -> Option<&'a Value> {
+    let own = media.get("example").or_else(|| media.get("examples"));
+    own.or_else(|| {
+        let schema = &media["schema"];
+        let schema = match schema["$ref"].as_str() {
+            Some(reference) => spec.pointer(reference.strip_prefix('#')?)?,
+            None => schema,
+        };
+        schema.get("example")
+    })
+}
+
+#[test]
+fn every_body_has_an_example() {
+    let spec: Value = serde_json::from_str(&gatehouse::http::admin::spec_json()).unwrap();
+    let mut missing = Vec::new();
+    let mut bodies = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let request = operation.get("requestBody").map(|body| ("request", body));
+            let responses = operation["responses"].as_object().unwrap();
+            let responses = responses
+                .iter()
+                .map(|(status, body)| (status.as_str(), body));
+            for (what, body) in request.into_iter().chain(responses) {
+                let Some(content) = body.get("content").and_then(Value::as_object) else {
+                    continue;
+                };
+                for (content_type, media) in content {
+                    bodies += 1;
+                    if example(&spec, media).is_none() {
+                        missing.push(format!("{method} {path}: {what} {content_type}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(bodies > 0, "no bodies in the spec");
+    assert!(
+        missing.is_empty(),
+        "bodies without an example (add `#[oai(example)]` and `impl Example` to the type): \
+         {missing:#?}"
+    );
 }

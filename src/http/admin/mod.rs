@@ -6,6 +6,7 @@ pub mod auth;
 pub(crate) mod compat_sessions;
 mod devices;
 pub mod error;
+mod example;
 mod oauth2_clients;
 mod oauth2_sessions;
 pub mod pagination;

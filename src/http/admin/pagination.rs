@@ -209,14 +209,17 @@ pub trait Paginated {
 }
 
 /// Declare a resource (`{type, id, attributes, links, meta?}`) with its single document
-/// (`{data, links}`) and its list document (`{meta?, data?, links}`).
+/// (`{data, links}`) and its list document (`{meta?, data?, links}`). Their examples are the
+/// resource with ID `$example_id` and the attributes' example, alone or as a one-item list.
 macro_rules! resource {
     (
         $(#[$doc:meta])*
-        $resource:ident, $single:ident, $list:ident, $attributes:ty, $type_name:literal, $path:literal
+        $resource:ident, $single:ident, $list:ident, $attributes:ty, $type_name:literal, $path:literal,
+        $example_id:expr
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, poem_openapi::Object)]
+        #[oai(example)]
         pub struct $resource {
             #[doc = concat!("Always `", $type_name, "`.")]
             #[oai(rename = "type")]
@@ -253,6 +256,12 @@ macro_rules! resource {
             }
         }
 
+        impl poem_openapi::types::Example for $resource {
+            fn example() -> Self {
+                Self::new($example_id, poem_openapi::types::Example::example())
+            }
+        }
+
         impl $crate::http::admin::pagination::Paginated for $resource {
             fn cursor(&self) -> &str {
                 &self.id
@@ -270,13 +279,21 @@ macro_rules! resource {
 
         #[doc = concat!("A single `", $type_name, "` resource.")]
         #[derive(Debug, Clone, poem_openapi::Object)]
+        #[oai(example)]
         pub struct $single {
             pub data: $resource,
             pub links: $crate::http::admin::pagination::SelfLinks,
         }
 
+        impl poem_openapi::types::Example for $single {
+            fn example() -> Self {
+                <$resource as poem_openapi::types::Example>::example().single().0
+            }
+        }
+
         #[doc = concat!("A page of `", $type_name, "` resources.")]
         #[derive(Debug, Clone, poem_openapi::Object)]
+        #[oai(example)]
         pub struct $list {
             /// The total count (unless `count=false`).
             #[oai(skip_serializing_if_is_none)]
@@ -305,6 +322,24 @@ macro_rules! resource {
                     }),
                     links,
                 })
+            }
+        }
+
+        impl poem_openapi::types::Example for $list {
+            /// The first page, of one item.
+            fn example() -> Self {
+                let page = $crate::store::pagination::Page {
+                    edges: vec![poem_openapi::types::Example::example()],
+                    has_next_page: false,
+                    has_previous_page: false,
+                };
+                Self::new(
+                    &$crate::http::admin::pagination::Linker::new($path),
+                    &Default::default(),
+                    Some(page),
+                    Some(1),
+                )
+                .0
             }
         }
     };

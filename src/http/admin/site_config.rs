@@ -8,6 +8,7 @@ use crate::http::AppState;
 
 /// The server's name and feature flags.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct SiteConfig {
     /// The homeserver's `server_name`.
     pub server_name: String,
@@ -25,6 +26,26 @@ pub struct SiteConfig {
     pub captcha_enabled: bool,
     /// zxcvbn score (0–4) a new password must reach.
     pub minimum_password_complexity: u8,
+}
+
+impl poem_openapi::types::Example for SiteConfig {
+    fn example() -> Self {
+        Self {
+            server_name: "example.com".to_owned(),
+            password_login_enabled: true,
+            password_registration_enabled: true,
+            password_registration_email_required: true,
+            password_registration_token_required: false,
+            registration_token_required: false,
+            email_change_allowed: true,
+            displayname_change_allowed: true,
+            password_change_allowed: true,
+            account_recovery_allowed: false,
+            account_deactivation_allowed: true,
+            captcha_enabled: false,
+            minimum_password_complexity: 3,
+        }
+    }
 }
 
 pub struct Api;

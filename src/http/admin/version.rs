@@ -6,9 +6,18 @@ use super::{AdminTag, auth::AdminAuth, error::AdminError};
 
 /// The running version.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct Version {
     /// Gatehouse's version, e.g. `0.1.0`.
     pub version: String,
+}
+
+impl poem_openapi::types::Example for Version {
+    fn example() -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
 }
 
 pub struct Api;

@@ -9,7 +9,9 @@ pub(crate) use list::SessionStatus;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::{error::AdminError, pagination::resource, users::parse_id};
+use ulid::Ulid;
+
+use super::{error::AdminError, example, pagination::resource, users, users::parse_id};
 use crate::{domain::compat::CompatSession, store::Reader};
 
 #[derive(Debug, Clone, Object)]
@@ -30,10 +32,29 @@ pub struct CompatSessionAttributes {
     pub human_name: Option<String>,
 }
 
+/// The session of the example user's phone.
+pub(crate) const EXAMPLE_ID: Ulid = example::id("01JHHZ01BGHM8HEE7QV4YSR5S4");
+
+impl poem_openapi::types::Example for CompatSessionAttributes {
+    fn example() -> Self {
+        Self {
+            user_id: users::EXAMPLE_ID.to_string(),
+            device_id: Some("QWERTYUIOP".to_owned()),
+            user_session_id: None,
+            created_at: example::time("2025-01-14T08:31:02Z"),
+            user_agent: Some("Element/1.11.90 (Pixel 8; Android 15)".to_owned()),
+            last_active_at: Some(example::time("2025-01-14T09:05:19Z")),
+            last_active_ip: Some("203.0.113.24".to_owned()),
+            finished_at: None,
+            human_name: Some("Alice's phone".to_owned()),
+        }
+    }
+}
+
 resource!(
     /// A compatibility session.
     CompatSessionResource, SingleCompatSession, CompatSessionList, CompatSessionAttributes,
-    "compat-session", "/compat-sessions"
+    "compat-session", "/compat-sessions", EXAMPLE_ID
 );
 
 impl From<CompatSession> for CompatSessionResource {

@@ -3,12 +3,10 @@
 use poem::web::Data;
 use poem_openapi::{OpenApi, param::Path, payload::Json};
 
-use super::{DeviceList, DeviceListMeta, DeviceResource, devices_path};
+use super::{DeviceList, DeviceResource};
 use crate::http::{
     AppState,
-    admin::{
-        AdminTag, auth::AdminAuth, error::AdminError, pagination::SelfLinks, users::user_by_id,
-    },
+    admin::{AdminTag, auth::AdminAuth, error::AdminError, users::user_by_id},
 };
 
 pub struct Api;
@@ -38,16 +36,8 @@ impl Api {
             .active_sessions(user.id)
             .await?
             .into_iter()
-            .filter_map(|session| DeviceResource::from_session(&user, session))
+            .filter_map(DeviceResource::from_session)
             .collect();
-        Ok(Json(DeviceList {
-            meta: DeviceListMeta {
-                count: data.len() as u64,
-            },
-            data,
-            links: SelfLinks {
-                self_: devices_path(&user),
-            },
-        }))
+        Ok(Json(DeviceList::new(&user.id.to_string(), data)))
     }
 }

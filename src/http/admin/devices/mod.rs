@@ -8,7 +8,12 @@ mod rename;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::{error::AdminError, pagination::SelfLinks, users::user_by_id};
+use super::{
+    compat_sessions::CompatSessionResource,
+    error::AdminError,
+    pagination::SelfLinks,
+    users::{self, user_by_id},
+};
 use crate::{
     domain::{compat::CompatSession, users::User},
     store::Reader,
@@ -30,6 +35,7 @@ pub struct DeviceAttributes {
 
 /// A device of a user.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct DeviceResource {
     /// Always `device`.
     #[oai(rename = "type")]
@@ -42,6 +48,7 @@ pub struct DeviceResource {
 
 /// A single device.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct SingleDevice {
     pub data: DeviceResource,
     pub links: SelfLinks,
@@ -56,39 +63,42 @@ pub struct DeviceListMeta {
 
 /// All devices of a user, oldest first.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct DeviceList {
     pub meta: DeviceListMeta,
     pub data: Vec<DeviceResource>,
     pub links: SelfLinks,
 }
 
-fn devices_path(user: &User) -> String {
-    format!("{}/users/{}/devices", super::BASE_PATH, user.id)
+fn devices_path(user_id: &str) -> String {
+    format!("{}/users/{user_id}/devices", super::BASE_PATH)
 }
 
-fn device_link(user: &User, device_id: &str) -> SelfLinks {
+fn device_link(user_id: &str, device_id: &str) -> SelfLinks {
     let encoded: String = url::form_urlencoded::byte_serialize(device_id.as_bytes()).collect();
     SelfLinks {
-        self_: format!("{}/{encoded}", devices_path(user)),
+        self_: format!("{}/{encoded}", devices_path(user_id)),
     }
 }
 
 impl DeviceResource {
     /// `None` for a session without a device.
-    fn from_session(user: &User, session: CompatSession) -> Option<Self> {
-        let device_id = session.device_id?;
+    fn from_session(session: impl Into<CompatSessionResource>) -> Option<Self> {
+        let session = session.into();
+        let attributes = session.attributes;
+        let device_id = attributes.device_id?;
         Some(DeviceResource {
             type_: "device".to_owned(),
-            links: device_link(user, &device_id),
+            links: device_link(&attributes.user_id, &device_id),
             id: device_id.clone(),
             attributes: DeviceAttributes {
                 device_id,
-                display_name: session.human_name,
-                compat_session_id: session.id.to_string(),
-                created_at: session.created_at,
-                last_active_at: session.last_active_at,
-                last_active_ip: session.last_active_ip,
-                user_agent: session.user_agent,
+                display_name: attributes.human_name,
+                compat_session_id: session.id,
+                created_at: attributes.created_at,
+                last_active_at: attributes.last_active_at,
+                last_active_ip: attributes.last_active_ip,
+                user_agent: attributes.user_agent,
             },
         })
     }
@@ -98,6 +108,43 @@ impl DeviceResource {
             links: self.links.clone(),
             data: self,
         })
+    }
+}
+
+impl poem_openapi::types::Example for DeviceResource {
+    /// The device of the example compatibility session.
+    fn example() -> Self {
+        let session = <CompatSessionResource as poem_openapi::types::Example>::example();
+        Self::from_session(session).expect("the example compatibility session has a device")
+    }
+}
+
+impl poem_openapi::types::Example for SingleDevice {
+    fn example() -> Self {
+        DeviceResource::example().single().0
+    }
+}
+
+impl DeviceList {
+    fn new(user_id: &str, data: Vec<DeviceResource>) -> Self {
+        DeviceList {
+            meta: DeviceListMeta {
+                count: data.len() as u64,
+            },
+            data,
+            links: SelfLinks {
+                self_: devices_path(user_id),
+            },
+        }
+    }
+}
+
+impl poem_openapi::types::Example for DeviceList {
+    fn example() -> Self {
+        Self::new(
+            &users::EXAMPLE_ID.to_string(),
+            vec![DeviceResource::example()],
+        )
     }
 }
 

@@ -11,10 +11,19 @@ use crate::http::{
 };
 
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct RenameDeviceRequest {
     /// The new display name (`null` removes it).
     #[oai(validator(max_length = 255))]
     pub display_name: Option<String>,
+}
+
+impl poem_openapi::types::Example for RenameDeviceRequest {
+    fn example() -> Self {
+        Self {
+            display_name: Some("Alice's phone".to_owned()),
+        }
+    }
 }
 
 pub struct Api;
@@ -66,7 +75,7 @@ impl Api {
         }
         repo.save().await?;
         state.jobs_wake.notify_one();
-        DeviceResource::from_session(&user, session)
+        DeviceResource::from_session(session)
             .map(DeviceResource::single)
             .ok_or_else(|| AdminError::not_found("Device not found"))
     }

@@ -9,7 +9,9 @@ pub(crate) use list::ClientKind;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::{error::AdminError, pagination::resource, users::parse_id};
+use ulid::Ulid;
+
+use super::{error::AdminError, example, pagination::resource, users::parse_id};
 use crate::store::{Reader, oauth2_clients::OAuth2Client};
 
 #[derive(Debug, Clone, Object)]
@@ -30,10 +32,29 @@ pub struct OAuth2ClientAttributes {
     pub created_at: DateTime<Utc>,
 }
 
+/// A public client registered by Element.
+pub(crate) const EXAMPLE_ID: Ulid = example::id("01JDHFSFAR2R00K6AGV0VFCXEC");
+
+impl poem_openapi::types::Example for OAuth2ClientAttributes {
+    fn example() -> Self {
+        Self {
+            client_id: EXAMPLE_ID.to_string(),
+            is_static: false,
+            client_name: Some("Element".to_owned()),
+            client_uri: Some("https://element.io/".to_owned()),
+            redirect_uris: vec!["https://app.element.io/".to_owned()],
+            grant_types: vec!["authorization_code".to_owned(), "refresh_token".to_owned()],
+            token_endpoint_auth_method: Some("none".to_owned()),
+            has_client_secret: false,
+            created_at: example::time("2024-11-25T11:02:31Z"),
+        }
+    }
+}
+
 resource!(
     /// An OAuth 2.0 client.
     OAuth2ClientResource, SingleOAuth2Client, OAuth2ClientList, OAuth2ClientAttributes,
-    "oauth2-client", "/oauth2-clients"
+    "oauth2-client", "/oauth2-clients", EXAMPLE_ID
 );
 
 impl From<OAuth2Client> for OAuth2ClientResource {

@@ -7,7 +7,12 @@ mod list;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::{error::AdminError, pagination::resource, users::parse_id};
+use ulid::Ulid;
+
+use super::{
+    error::AdminError, example, oauth2_clients, pagination::resource, user_sessions, users,
+    users::parse_id,
+};
 use crate::store::{Reader, admin_sessions::OAuth2Session};
 
 #[derive(Debug, Clone, Object)]
@@ -30,10 +35,32 @@ pub struct OAuth2SessionAttributes {
     pub human_name: Option<String>,
 }
 
+/// The example user's grant to the example client.
+const EXAMPLE_ID: Ulid = example::id("01JHHZ16F0TEP0Y8EXPSPATJH6");
+
+impl poem_openapi::types::Example for OAuth2SessionAttributes {
+    fn example() -> Self {
+        Self {
+            created_at: example::time("2025-01-14T08:31:40Z"),
+            finished_at: None,
+            user_id: Some(users::EXAMPLE_ID.to_string()),
+            user_session_id: Some(user_sessions::EXAMPLE_ID.to_string()),
+            client_id: oauth2_clients::EXAMPLE_ID.to_string(),
+            scope: "openid urn:matrix:client:api:* urn:matrix:client:device:AYTRBLMXPQ".to_owned(),
+            user_agent: Some(
+                "Mozilla/5.0 (X11; Linux x86_64; rv:134.0) Gecko/20100101 Firefox/134.0".to_owned(),
+            ),
+            last_active_at: Some(example::time("2025-01-14T09:01:12Z")),
+            last_active_ip: Some("203.0.113.24".to_owned()),
+            human_name: Some("Element on Firefox".to_owned()),
+        }
+    }
+}
+
 resource!(
     /// An OAuth 2.0 session.
     OAuth2SessionResource, SingleOAuth2Session, OAuth2SessionList, OAuth2SessionAttributes,
-    "oauth2-session", "/oauth2-sessions"
+    "oauth2-session", "/oauth2-sessions", EXAMPLE_ID
 );
 
 impl From<OAuth2Session> for OAuth2SessionResource {

@@ -9,12 +9,18 @@ use crate::{
     domain::personal::parse_scope,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError, users::user_by_id},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::AdminError,
+            users::{self, user_by_id},
+        },
     },
 };
 
 /// A new personal session.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct CreatePersonalSessionRequest {
     /// The user the token acts as (its ID).
     #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
@@ -28,6 +34,17 @@ pub struct CreatePersonalSessionRequest {
     /// Lifetime of the token in seconds (none: it never expires).
     #[oai(validator(minimum(value = "1")))]
     pub expires_in: Option<u32>,
+}
+
+impl poem_openapi::types::Example for CreatePersonalSessionRequest {
+    fn example() -> Self {
+        Self {
+            actor_user_id: users::EXAMPLE_ID.to_string(),
+            human_name: "Nightly backup script".to_owned(),
+            scope: "urn:matrix:client:api:*".to_owned(),
+            expires_in: Some(90 * 24 * 3600),
+        }
+    }
 }
 
 #[derive(Debug, ApiResponse)]

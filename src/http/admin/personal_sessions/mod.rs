@@ -10,7 +10,9 @@ mod revoke;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::{error::AdminError, pagination::resource, users::parse_id};
+use ulid::Ulid;
+
+use super::{error::AdminError, example, pagination::resource, users, users::parse_id};
 use crate::{
     accounts::IssuedPersonalToken, domain::personal::PersonalSession, store::Reader,
     store::personal::PersonalSessionWithExpiry,
@@ -40,10 +42,32 @@ pub struct PersonalSessionAttributes {
     pub access_token: Option<String>,
 }
 
+/// The example user's token for a backup script.
+const EXAMPLE_ID: Ulid = example::id("01JJ1JF880YA61ZCBW4E8C34PF");
+
+impl poem_openapi::types::Example for PersonalSessionAttributes {
+    /// As listed or fetched: without `access_token`.
+    fn example() -> Self {
+        Self {
+            created_at: example::time("2025-01-20T10:00:00Z"),
+            revoked_at: None,
+            owner_user_id: Some(users::EXAMPLE_ID.to_string()),
+            owner_client_id: None,
+            actor_user_id: users::EXAMPLE_ID.to_string(),
+            human_name: "Nightly backup script".to_owned(),
+            scope: "urn:matrix:client:api:*".to_owned(),
+            last_active_at: Some(example::time("2025-01-21T02:00:04Z")),
+            last_active_ip: Some("198.51.100.7".to_owned()),
+            expires_at: Some(example::time("2025-04-20T10:00:00Z")),
+            access_token: None,
+        }
+    }
+}
+
 resource!(
     /// A personal session.
     PersonalSessionResource, SinglePersonalSession, PersonalSessionList, PersonalSessionAttributes,
-    "personal-session", "/personal-sessions"
+    "personal-session", "/personal-sessions", EXAMPLE_ID
 );
 
 impl PersonalSessionResource {

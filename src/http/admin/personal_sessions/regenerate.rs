@@ -13,10 +13,19 @@ use crate::{
 };
 
 #[derive(Debug, Clone, Default, Object)]
+#[oai(example)]
 pub struct RegenerateRequest {
     /// Lifetime of the new token in seconds (none: it never expires).
     #[oai(validator(minimum(value = "1")))]
     pub expires_in: Option<u32>,
+}
+
+impl poem_openapi::types::Example for RegenerateRequest {
+    fn example() -> Self {
+        Self {
+            expires_in: Some(90 * 24 * 3600),
+        }
+    }
 }
 
 pub struct Api;

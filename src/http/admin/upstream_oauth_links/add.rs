@@ -9,14 +9,18 @@ use crate::{
     http::{
         AppState,
         admin::{
-            AdminTag, auth::AdminAuth, error::AdminError, upstream_oauth_providers::provider_by_id,
-            users::user_by_id,
+            AdminTag,
+            auth::AdminAuth,
+            error::AdminError,
+            upstream_oauth_providers::{self, provider_by_id},
+            users::{self, user_by_id},
         },
     },
     store::upstream::UpstreamLink,
 };
 
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct AddUpstreamOAuthLinkRequest {
     /// The user's ID.
     #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
@@ -30,6 +34,17 @@ pub struct AddUpstreamOAuthLinkRequest {
     /// A name of the upstream account for humans.
     #[oai(validator(max_length = 255))]
     pub human_account_name: Option<String>,
+}
+
+impl poem_openapi::types::Example for AddUpstreamOAuthLinkRequest {
+    fn example() -> Self {
+        Self {
+            user_id: users::EXAMPLE_ID.to_string(),
+            provider_id: upstream_oauth_providers::EXAMPLE_ID.to_string(),
+            subject: "110248495921238986420".to_owned(),
+            human_account_name: Some("alice@gmail.com".to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, ApiResponse)]

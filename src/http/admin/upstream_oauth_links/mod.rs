@@ -9,7 +9,12 @@ mod list;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::{error::AdminError, pagination::resource, users::parse_id};
+use ulid::Ulid;
+
+use super::{
+    error::AdminError, example, pagination::resource, upstream_oauth_providers, users,
+    users::parse_id,
+};
 use crate::store::{Reader, upstream::UpstreamLink};
 
 #[derive(Debug, Clone, Object)]
@@ -25,10 +30,25 @@ pub struct UpstreamOAuthLinkAttributes {
     pub human_account_name: Option<String>,
 }
 
+/// The example user's Google account.
+const EXAMPLE_ID: Ulid = example::id("01JDS0RVZGG7KYHRJXJG7DJ13N");
+
+impl poem_openapi::types::Example for UpstreamOAuthLinkAttributes {
+    fn example() -> Self {
+        Self {
+            created_at: example::time("2024-11-28T09:13:58Z"),
+            provider_id: upstream_oauth_providers::EXAMPLE_ID.to_string(),
+            subject: "110248495921238986420".to_owned(),
+            user_id: Some(users::EXAMPLE_ID.to_string()),
+            human_account_name: Some("alice@gmail.com".to_owned()),
+        }
+    }
+}
+
 resource!(
     /// A link between an upstream account and a user.
     UpstreamOAuthLinkResource, SingleUpstreamOAuthLink, UpstreamOAuthLinkList,
-    UpstreamOAuthLinkAttributes, "upstream-oauth-link", "/upstream-oauth-links"
+    UpstreamOAuthLinkAttributes, "upstream-oauth-link", "/upstream-oauth-links", EXAMPLE_ID
 );
 
 impl From<UpstreamLink> for UpstreamOAuthLinkResource {

@@ -7,7 +7,9 @@ mod list;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::{error::AdminError, pagination::resource, users::parse_id};
+use ulid::Ulid;
+
+use super::{error::AdminError, example, pagination::resource, users::parse_id};
 use crate::store::{Reader, upstream::UpstreamProvider};
 
 #[derive(Debug, Clone, Object)]
@@ -23,10 +25,26 @@ pub struct UpstreamOAuthProviderAttributes {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
+/// Google, as an OIDC provider.
+pub(crate) const EXAMPLE_ID: Ulid = example::id("01JD49BP00JMRNV7E9Z0C1HT0H");
+
+impl poem_openapi::types::Example for UpstreamOAuthProviderAttributes {
+    fn example() -> Self {
+        Self {
+            issuer: Some("https://accounts.google.com".to_owned()),
+            human_name: Some("Google".to_owned()),
+            brand_name: Some("google".to_owned()),
+            created_at: example::time("2024-11-20T08:00:00Z"),
+            disabled_at: None,
+        }
+    }
+}
+
 resource!(
     /// An upstream OAuth 2.0 / OIDC provider (its client secret is never shown).
     UpstreamOAuthProviderResource, SingleUpstreamOAuthProvider, UpstreamOAuthProviderList,
-    UpstreamOAuthProviderAttributes, "upstream-oauth-provider", "/upstream-oauth-providers"
+    UpstreamOAuthProviderAttributes, "upstream-oauth-provider", "/upstream-oauth-providers",
+    EXAMPLE_ID
 );
 
 impl From<UpstreamProvider> for UpstreamOAuthProviderResource {

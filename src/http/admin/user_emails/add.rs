@@ -8,11 +8,17 @@ use crate::{
     accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError, users::user_by_id},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::AdminError,
+            users::{self, user_by_id},
+        },
     },
 };
 
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct AddUserEmailRequest {
     /// The user's ID.
     #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
@@ -20,6 +26,15 @@ pub struct AddUserEmailRequest {
     /// The address; it is treated as verified.
     #[oai(validator(min_length = 3, max_length = 254))]
     pub email: String,
+}
+
+impl poem_openapi::types::Example for AddUserEmailRequest {
+    fn example() -> Self {
+        Self {
+            user_id: users::EXAMPLE_ID.to_string(),
+            email: "alice@example.com".to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, ApiResponse)]

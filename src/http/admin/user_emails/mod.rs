@@ -8,7 +8,9 @@ mod list;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::{error::AdminError, pagination::resource, users::parse_id};
+use ulid::Ulid;
+
+use super::{error::AdminError, example, pagination::resource, users, users::parse_id};
 use crate::{domain::emails::UserEmail, store::Reader};
 
 #[derive(Debug, Clone, Object)]
@@ -19,9 +21,23 @@ pub struct UserEmailAttributes {
     pub email: String,
 }
 
+/// The example user's address.
+const EXAMPLE_ID: Ulid = example::id("01JDS0S3SGH4QX4FR84G98PBSK");
+
+impl poem_openapi::types::Example for UserEmailAttributes {
+    fn example() -> Self {
+        Self {
+            created_at: example::time("2024-11-28T09:14:06Z"),
+            user_id: users::EXAMPLE_ID.to_string(),
+            email: "alice@example.com".to_owned(),
+        }
+    }
+}
+
 resource!(
     /// An email address of a user (every stored address is verified).
-    UserEmailResource, SingleUserEmail, UserEmailList, UserEmailAttributes, "user-email", "/user-emails"
+    UserEmailResource, SingleUserEmail, UserEmailList, UserEmailAttributes, "user-email", "/user-emails",
+    EXAMPLE_ID
 );
 
 impl From<UserEmail> for UserEmailResource {

@@ -9,12 +9,13 @@ use crate::{
     accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+        admin::{AdminTag, auth::AdminAuth, error::AdminError, example},
     },
 };
 
 /// A new registration token.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct CreateRegistrationTokenRequest {
     /// The code (letters, digits and `._~-`, at most 64); 20 random characters when left out.
     #[oai(validator(pattern = "^[A-Za-z0-9._~-]{1,64}$"))]
@@ -23,6 +24,16 @@ pub struct CreateRegistrationTokenRequest {
     pub usage_limit: Option<u32>,
     /// When it stops working (none: never).
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl poem_openapi::types::Example for CreateRegistrationTokenRequest {
+    fn example() -> Self {
+        Self {
+            token: Some("spring-2025-invite".to_owned()),
+            usage_limit: Some(10),
+            expires_at: Some(example::time("2025-03-31T23:59:59Z")),
+        }
+    }
 }
 
 #[derive(Debug, ApiResponse)]

@@ -10,7 +10,9 @@ mod update;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::{error::AdminError, pagination::resource, users::parse_id};
+use ulid::Ulid;
+
+use super::{error::AdminError, example, pagination::resource, users::parse_id};
 use crate::{domain::registration_tokens::RegistrationToken, store::Reader};
 
 #[derive(Debug, Clone, Object)]
@@ -31,10 +33,29 @@ pub struct RegistrationTokenAttributes {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A token for ten registrations, three of them used.
+const EXAMPLE_ID: Ulid = example::id("01JGXXS5V0M2FT2W5K70WJCC2S");
+
+impl poem_openapi::types::Example for RegistrationTokenAttributes {
+    fn example() -> Self {
+        Self {
+            token: "Xq7Lm2pVt9Rk4Wd8Nc3B".to_owned(),
+            valid: true,
+            usage_limit: Some(10),
+            times_used: 3,
+            created_at: example::time("2025-01-06T13:45:00Z"),
+            last_used_at: Some(example::time("2025-01-17T18:22:09Z")),
+            expires_at: Some(example::time("2025-03-31T23:59:59Z")),
+            revoked_at: None,
+        }
+    }
+}
+
 resource!(
     /// A user registration token.
     RegistrationTokenResource, SingleRegistrationToken, RegistrationTokenList,
-    RegistrationTokenAttributes, "user-registration_token", "/user-registration-tokens"
+    RegistrationTokenAttributes, "user-registration_token", "/user-registration-tokens",
+    EXAMPLE_ID
 );
 
 impl RegistrationTokenResource {

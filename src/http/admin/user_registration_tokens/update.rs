@@ -7,16 +7,27 @@ use poem_openapi::{Object, OpenApi, param::Path, payload::Json, types::MaybeUnde
 use super::{RegistrationTokenResource, SingleRegistrationToken};
 use crate::http::{
     AppState,
-    admin::{AdminTag, auth::AdminAuth, error::AdminError, users::parse_id},
+    admin::{AdminTag, auth::AdminAuth, error::AdminError, example, users::parse_id},
 };
 
 /// The fields to change: a missing field is kept, `null` clears it.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct UpdateRegistrationTokenRequest {
     /// When it stops working (`null`: never).
     pub expires_at: MaybeUndefined<DateTime<Utc>>,
     /// How many registrations it allows in all (`null`: unlimited).
     pub usage_limit: MaybeUndefined<u32>,
+}
+
+impl poem_openapi::types::Example for UpdateRegistrationTokenRequest {
+    /// A new expiry, and no limit any more.
+    fn example() -> Self {
+        Self {
+            expires_at: MaybeUndefined::Value(example::time("2025-06-30T23:59:59Z")),
+            usage_limit: MaybeUndefined::Null,
+        }
+    }
 }
 
 pub struct Api;

@@ -7,7 +7,9 @@ mod list;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
-use super::{error::AdminError, pagination::resource, users::parse_id};
+use ulid::Ulid;
+
+use super::{error::AdminError, example, pagination::resource, users, users::parse_id};
 use crate::store::{Reader, browser_sessions::BrowserSession};
 
 #[derive(Debug, Clone, Object)]
@@ -22,10 +24,28 @@ pub struct UserSessionAttributes {
     pub last_active_ip: Option<String>,
 }
 
+/// The example user's browser session.
+pub(crate) const EXAMPLE_ID: Ulid = example::id("01JHHYYFHR27H6P3AMKDQG6STT");
+
+impl poem_openapi::types::Example for UserSessionAttributes {
+    fn example() -> Self {
+        Self {
+            created_at: example::time("2025-01-14T08:30:11Z"),
+            finished_at: None,
+            user_id: users::EXAMPLE_ID.to_string(),
+            user_agent: Some(
+                "Mozilla/5.0 (X11; Linux x86_64; rv:134.0) Gecko/20100101 Firefox/134.0".to_owned(),
+            ),
+            last_active_at: Some(example::time("2025-01-14T09:02:47Z")),
+            last_active_ip: Some("203.0.113.24".to_owned()),
+        }
+    }
+}
+
 resource!(
     /// A browser session.
     UserSessionResource, SingleUserSession, UserSessionList, UserSessionAttributes,
-    "user-session", "/user-sessions"
+    "user-session", "/user-sessions", EXAMPLE_ID
 );
 
 impl From<BrowserSession> for UserSessionResource {

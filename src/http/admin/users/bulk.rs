@@ -9,9 +9,12 @@ use crate::{
     accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+        admin::{AdminTag, auth::AdminAuth, error::AdminError, users},
     },
 };
+
+/// A user ID that the examples do not know.
+const EXAMPLE_UNKNOWN_ID: &str = "01JE43WTF01HEAD8X4A1JH69RE";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "kebab-case")]
@@ -27,6 +30,7 @@ pub enum BulkAction {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct BulkRequest {
     pub action: BulkAction,
     /// The users' IDs (at most 1000).
@@ -35,6 +39,16 @@ pub struct BulkRequest {
     /// With `deactivate`: do not ask the homeserver to erase the users' data.
     #[oai(default)]
     pub skip_erase: bool,
+}
+
+impl poem_openapi::types::Example for BulkRequest {
+    fn example() -> Self {
+        Self {
+            action: BulkAction::Lock,
+            user_ids: vec![users::EXAMPLE_ID.to_string(), EXAMPLE_UNKNOWN_ID.to_owned()],
+            skip_erase: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -60,8 +74,29 @@ pub struct BulkResult {
 
 /// One result per requested user, in the order of the request.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct BulkResponse {
     pub results: Vec<BulkResult>,
+}
+
+impl poem_openapi::types::Example for BulkResponse {
+    /// The answer to the request's example.
+    fn example() -> Self {
+        Self {
+            results: vec![
+                BulkResult {
+                    user_id: users::EXAMPLE_ID.to_string(),
+                    status: BulkStatus::Ok,
+                    title: None,
+                },
+                BulkResult {
+                    user_id: EXAMPLE_UNKNOWN_ID.to_owned(),
+                    status: BulkStatus::NotFound,
+                    title: Some(format!("User ID {EXAMPLE_UNKNOWN_ID} not found")),
+                },
+            ],
+        }
+    }
 }
 
 pub struct Api;

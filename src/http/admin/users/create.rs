@@ -14,6 +14,7 @@ use crate::{
 
 /// A new user.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct CreateUserRequest {
     /// The Matrix localpart: lower-case letters, digits and `._=-/+`.
     #[oai(validator(min_length = 1, max_length = 255))]
@@ -23,6 +24,16 @@ pub struct CreateUserRequest {
     pub skip_homeserver_check: bool,
     /// Display name to set in the homeserver when the user is provisioned.
     pub displayname: Option<String>,
+}
+
+impl poem_openapi::types::Example for CreateUserRequest {
+    fn example() -> Self {
+        Self {
+            username: "alice".to_owned(),
+            skip_homeserver_check: false,
+            displayname: Some("Alice Liddell".to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, ApiResponse)]

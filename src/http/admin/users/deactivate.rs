@@ -13,10 +13,17 @@ use crate::{
 };
 
 #[derive(Debug, Clone, Default, Object)]
+#[oai(example)]
 pub struct DeactivateRequest {
     /// Do not ask the homeserver to erase the user's data (GDPR erasure is the default).
     #[oai(default)]
     pub skip_erase: bool,
+}
+
+impl poem_openapi::types::Example for DeactivateRequest {
+    fn example() -> Self {
+        Self { skip_erase: false }
+    }
 }
 
 pub struct Api;

@@ -1,8 +1,9 @@
 //! `GET /users/export.csv` (beyond MAS): every user as CSV.
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, OpenApi, payload::PlainText};
+use poem_openapi::{ApiResponse, OpenApi};
 
+use super::import::Csv;
 use crate::{
     http::{
         AppState,
@@ -15,8 +16,8 @@ use crate::{
 pub enum Exported {
     /// One line per user after the header `username,created_at,admin,locked,deactivated,guest,emails,password_hash,password_version`;
     /// emails are `;`-separated, booleans `true`/`false`.
-    #[oai(status = 200, content_type = "text/csv")]
-    Csv(PlainText<String>),
+    #[oai(status = 200)]
+    Csv(Csv),
 }
 
 pub struct Api;
@@ -42,7 +43,7 @@ impl Api {
             .await
             .map_err(csv_error)?;
         let text = String::from_utf8(out).map_err(|error| AdminError::internal(&error))?;
-        Ok(Exported::Csv(PlainText(text)))
+        Ok(Exported::Csv(Csv(text)))
     }
 }
 

@@ -1,12 +1,11 @@
 //! `POST /users/import` (beyond MAS): create users from CSV, with a result per row.
 
 use poem::web::Data;
-use poem::{FromRequest, Request, RequestBody};
+use poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
 use poem_openapi::{
     ApiRequest, Enum, Object, OpenApi,
     payload::{Json, ParsePayload, Payload},
-    registry::MetaSchemaRef,
-    types::Type,
+    registry::{MetaSchema, MetaSchemaRef},
 };
 
 use super::export_csv::csv_error;
@@ -18,9 +17,16 @@ use crate::{
     users_csv::{self, ImportStatus},
 };
 
-/// A `text/csv` body.
+/// A `text/csv` body: what this operation reads and `GET /users/export.csv` answers.
 #[derive(Debug, Clone)]
 pub struct Csv(pub String);
+
+/// Two users as exported (`bob` without a password), which import as they are.
+const EXAMPLE: &str = "\
+username,created_at,admin,locked,deactivated,guest,emails,password_hash,password_version
+alice,2024-11-28T09:14:05+00:00,false,false,false,false,alice@example.com,\"$argon2id$v=19$m=19456,t=2,p=1$W+h7f5tSnKx4cKUGLgJz7Q$eBaGJoJGG9mnZAEn8PGbxw+Fyn1jq/efPUokmst4kfc\",1
+bob,2024-12-02T16:40:12+00:00,false,false,false,false,bob@example.com;bob@work.example.com,,
+";
 
 impl Payload for Csv {
     const CONTENT_TYPE: &'static str = "text/csv";
@@ -34,7 +40,10 @@ impl Payload for Csv {
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        String::schema_ref()
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            example: Some(EXAMPLE.into()),
+            ..MetaSchema::new("string")
+        }))
     }
 }
 
@@ -43,6 +52,12 @@ impl ParsePayload for Csv {
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         Ok(Self(String::from_request(request, body).await?))
+    }
+}
+
+impl IntoResponse for Csv {
+    fn into_response(self) -> Response {
+        self.0.with_content_type(Self::CONTENT_TYPE).into_response()
     }
 }
 
@@ -75,11 +90,38 @@ pub struct ImportRow {
 
 /// The per-row report and its totals.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct ImportReport {
     pub created: u64,
     pub skipped: u64,
     pub errors: u64,
     pub rows: Vec<ImportRow>,
+}
+
+impl poem_openapi::types::Example for ImportReport {
+    /// What importing the CSV example into a server that has `bob` answers.
+    fn example() -> Self {
+        let row = |row, username: &str, status, reason: Option<&str>| ImportRow {
+            row,
+            username: username.to_owned(),
+            status,
+            reason: reason.map(str::to_owned),
+        };
+        Self {
+            created: 1,
+            skipped: 1,
+            errors: 0,
+            rows: vec![
+                row(1, "alice", RowStatus::Created, None),
+                row(
+                    2,
+                    "bob",
+                    RowStatus::Skipped,
+                    Some("the username is already taken"),
+                ),
+            ],
+        }
+    }
 }
 
 pub struct Api;

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use ulid::Ulid;
 
-use super::{error::AdminError, pagination::resource};
+use super::{error::AdminError, example, pagination::resource};
 use crate::{domain::users::User, store::Reader};
 
 /// What the admin API shows of a user.
@@ -38,9 +38,25 @@ pub struct UserAttributes {
     pub legacy_guest: bool,
 }
 
+/// The example user, `@alice:example.com`.
+pub(crate) const EXAMPLE_ID: Ulid = example::id("01JDS0S2T84TFF59TDWH9EDD1R");
+
+impl poem_openapi::types::Example for UserAttributes {
+    fn example() -> Self {
+        Self {
+            username: "alice".to_owned(),
+            created_at: example::time("2024-11-28T09:14:05Z"),
+            locked_at: None,
+            deactivated_at: None,
+            admin: false,
+            legacy_guest: false,
+        }
+    }
+}
+
 resource!(
     /// A user account.
-    UserResource, SingleUser, UserList, UserAttributes, "user", "/users"
+    UserResource, SingleUser, UserList, UserAttributes, "user", "/users", EXAMPLE_ID
 );
 
 impl From<User> for UserResource {

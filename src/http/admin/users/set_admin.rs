@@ -13,9 +13,16 @@ use crate::{
 };
 
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct SetAdminRequest {
     /// Whether the user may request admin scopes (`can_request_admin`).
     pub admin: bool,
+}
+
+impl poem_openapi::types::Example for SetAdminRequest {
+    fn example() -> Self {
+        Self { admin: true }
+    }
 }
 
 pub struct Api;

@@ -14,10 +14,19 @@ use crate::{
 };
 
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct SetDisplayNameRequest {
     /// The new display name.
     #[oai(validator(min_length = 1, max_length = 256))]
     pub displayname: String,
+}
+
+impl poem_openapi::types::Example for SetDisplayNameRequest {
+    fn example() -> Self {
+        Self {
+            displayname: "Alice Liddell".to_owned(),
+        }
+    }
 }
 
 pub struct Api;

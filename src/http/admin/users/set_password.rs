@@ -14,12 +14,22 @@ use crate::{
 
 /// The new password.
 #[derive(Debug, Clone, Object)]
+#[oai(example)]
 pub struct SetPasswordRequest {
     #[oai(validator(min_length = 1, max_length = 1024))]
     pub password: String,
     /// Accept a password below `passwords.minimum_complexity`.
     #[oai(default)]
     pub skip_password_check: bool,
+}
+
+impl poem_openapi::types::Example for SetPasswordRequest {
+    fn example() -> Self {
+        Self {
+            password: "correct horse battery staple".to_owned(),
+            skip_password_check: false,
+        }
+    }
 }
 
 #[derive(Debug, ApiResponse)]
