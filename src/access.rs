@@ -8,7 +8,8 @@
 
 use std::{
     collections::HashMap,
-    sync::{Mutex, MutexGuard},
+    hash::{BuildHasherDefault, Hasher},
+    sync::{Arc, Mutex, MutexGuard, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -152,15 +153,72 @@ pub async fn resolve_access_token(
 /// another process sharing the database.
 pub struct TokenCache {
     ttl: Duration,
-    shards: Vec<Mutex<HashMap<[u8; 32], CachedToken>>>,
+    shards: Vec<Mutex<Shard>>,
+}
+
+type Shard = HashMap<TokenKey, CachedToken, BuildHasherDefault<TokenKeyHasher>>;
+
+/// The SHA-256 digest of a token string. Already uniformly random, so its hash is 8 of its
+/// bytes rather than a SipHash of all 32.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct TokenKey([u8; 32]);
+
+impl std::hash::Hash for TokenKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Not the first bytes: the first one picks the shard.
+        let mut eight = [0; 8];
+        eight.copy_from_slice(&self.0[8..16]);
+        state.write_u64(u64::from_le_bytes(eight));
+    }
+}
+
+#[derive(Default)]
+struct TokenKeyHasher(u64);
+
+impl Hasher for TokenKeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by `TokenKey`; fold anything else in rather than drop it.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 struct CachedToken {
-    token: ActiveToken,
+    answer: Arc<Resolved>,
     /// When the lookup that produced this answer started.
     looked_up: Instant,
     /// The invalidation generation seen when the answer was last known fresh.
     generation: u64,
+}
+
+/// An active token as the cache hands it out, with room for renderings of it that are worth
+/// computing once per cached answer rather than once per request (the introspection body).
+pub struct Resolved {
+    pub token: ActiveToken,
+    renderings: [OnceLock<Box<str>>; 2],
+}
+
+impl Resolved {
+    fn new(token: ActiveToken) -> Self {
+        Self {
+            token,
+            renderings: Default::default(),
+        }
+    }
+
+    /// Rendering number `which` (0 or 1) of this answer, made by `render` the first time.
+    pub fn rendering(&self, which: usize, render: impl FnOnce(&ActiveToken) -> String) -> &str {
+        self.renderings[which.min(1)].get_or_init(|| render(&self.token).into_boxed_str())
+    }
 }
 
 const SHARDS: usize = 16;
@@ -176,7 +234,7 @@ impl TokenCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
         }
     }
 
@@ -184,8 +242,8 @@ impl TokenCache {
         self.ttl
     }
 
-    fn shard(&self, key: &[u8; 32]) -> MutexGuard<'_, HashMap<[u8; 32], CachedToken>> {
-        self.shards[usize::from(key[0]) % SHARDS]
+    fn shard(&self, key: &TokenKey) -> MutexGuard<'_, Shard> {
+        self.shards[usize::from(key.0[0]) % SHARDS]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -196,15 +254,16 @@ impl TokenCache {
         store: &Store,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<ActiveToken>, StoreError> {
+    ) -> Result<Option<Arc<Resolved>>, StoreError> {
         if self.ttl.is_zero() {
             let mut reader = store.reader().await?;
-            return resolve_access_token(&mut reader, token, now).await;
+            let found = resolve_access_token(&mut reader, token, now).await?;
+            return Ok(found.map(|token| Arc::new(Resolved::new(token))));
         }
         if TokenType::check(token).is_err() {
             return Ok(None);
         }
-        let key = crate::crypto::sha256(token);
+        let key = TokenKey(crate::crypto::sha256(token));
         let invalidations = store.token_invalidations();
         // Read before the cache and the lookup: an invalidation learned after this point makes
         // what they return stale, instead of being hidden by it.
@@ -213,29 +272,32 @@ impl TokenCache {
         if let Some(cached) = self.shard(&key).get_mut(&key)
             && cached.looked_up.elapsed() < self.ttl
             && cached
+                .answer
                 .token
                 .expires_at
                 .is_none_or(|expires_at| now < expires_at)
             && (cached.generation == generation
-                || !invalidations.invalidated_since(&cached.token.subjects(), cached.looked_up))
+                || !invalidations
+                    .invalidated_since(&cached.answer.token.subjects(), cached.looked_up))
         {
             cached.generation = generation;
-            return Ok(Some(cached.token.clone()));
+            return Ok(Some(cached.answer.clone()));
         }
         let found = {
             let mut reader = store.reader().await?;
             resolve_access_token(&mut reader, token, now).await?
-        };
+        }
+        .map(|token| Arc::new(Resolved::new(token)));
         let mut shard = self.shard(&key);
         match &found {
-            Some(active) => {
+            Some(answer) => {
                 if shard.len() >= SHARD_CAPACITY {
                     shard.clear();
                 }
                 shard.insert(
                     key,
                     CachedToken {
-                        token: active.clone(),
+                        answer: answer.clone(),
                         looked_up,
                         generation,
                     },

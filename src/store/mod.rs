@@ -141,7 +141,7 @@ impl Store {
             // except for the last transactions on power loss, the usual embedded trade-off.
             options = options.after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+                    sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA mmap_size = 268435456;")
                         .execute(&mut *conn)
                         .await?;
                     Ok(())

@@ -5,9 +5,9 @@
 
 use base64::Engine;
 use poem::{
-    Request, handler,
+    Request, Response, handler,
     http::header,
-    web::{Data, Form, Json},
+    web::{Data, Form},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -37,7 +37,7 @@ pub async fn introspect(
     req: &Request,
     Data(state): Data<&AppState>,
     form: poem::Result<Form<IntrospectionRequest>>,
-) -> Result<Json<Value>, OAuthError> {
+) -> Result<Response, OAuthError> {
     let form =
         form.map_err(|_| OAuthError::invalid_request("expected a form with a `token` parameter"))?;
     authenticate_caller(req, state, &form).await?;
@@ -52,20 +52,24 @@ pub async fn introspect(
         .headers()
         .get("x-mas-supports-device-id")
         .is_some_and(|v| v.as_bytes() == b"1");
-    Ok(Json(match active {
-        Some(active) => describe(state, &active, now, supports_device_id),
-        None => json!({ "active": false }),
-    }))
+    let body = match active {
+        Some(active) => {
+            // Everything but the expiry is the same on every request for this answer.
+            let fixed = active.rendering(usize::from(supports_device_id), |token| {
+                describe(state, token, supports_device_id).to_string()
+            });
+            with_expiry(fixed, active.token.expires_at, now)
+        }
+        None => r#"{"active":false}"#.to_owned(),
+    };
+    Ok(Response::builder()
+        .content_type("application/json")
+        .body(body))
 }
 
-/// The introspection answer for an active token: the fields Synapse reads (`active`, `scope`,
-/// `username`, `sub`, `device_id`, `expires_in`) and the usual RFC 7662 ones.
-fn describe(
-    state: &AppState,
-    active: &ActiveToken,
-    now: chrono::DateTime<chrono::Utc>,
-    supports_device_id: bool,
-) -> Value {
+/// The introspection answer for an active token, but for its expiry: the fields Synapse reads
+/// (`active`, `scope`, `username`, `sub`, `device_id`) and the usual RFC 7662 ones.
+fn describe(state: &AppState, active: &ActiveToken, supports_device_id: bool) -> Value {
     let mut scopes = active.scopes.clone();
     let mut device_field = None;
     if let Some(device_id) = &active.device_id {
@@ -90,11 +94,24 @@ fn describe(
     if let Some(device_id) = device_field {
         body["device_id"] = json!(device_id);
     }
-    if let Some(expires_at) = active.expires_at {
-        body["exp"] = json!(expires_at.timestamp());
-        body["expires_in"] = json!((expires_at - now).num_seconds().max(0));
-    }
     body
+}
+
+/// `described` (a JSON object) with `exp` and `expires_in` added when the token expires.
+fn with_expiry(
+    described: &str,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let Some(expires_at) = expires_at else {
+        return described.to_owned();
+    };
+    let open = described.strip_suffix('}').unwrap_or(described);
+    format!(
+        r#"{open},"exp":{},"expires_in":{}}}"#,
+        expires_at.timestamp(),
+        (expires_at - now).num_seconds().max(0)
+    )
 }
 
 /// Synapse's shared secret as a bearer token, or a confidential client's credentials
@@ -174,4 +191,34 @@ fn basic_credentials(encoded: &str) -> Result<(String, String), OAuthError> {
             .ok_or_else(bad)
     };
     Ok((decode(id)?, decode(secret)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_is_added_to_the_fixed_part() {
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("time");
+        let fixed = r#"{"active":true,"sub":"x"}"#;
+        assert_eq!(with_expiry(fixed, None, now), fixed);
+        let answer: Value = serde_json::from_str(&with_expiry(
+            fixed,
+            Some(now + chrono::Duration::seconds(300)),
+            now,
+        ))
+        .expect("valid JSON");
+        assert_eq!(
+            answer,
+            json!({"active": true, "sub": "x", "exp": 1_700_000_300, "expires_in": 300})
+        );
+        // Expired between the lookup and the answer: never a negative lifetime.
+        let late: Value = serde_json::from_str(&with_expiry(
+            fixed,
+            Some(now - chrono::Duration::seconds(1)),
+            now,
+        ))
+        .expect("valid JSON");
+        assert_eq!(late["expires_in"], 0);
+    }
 }
