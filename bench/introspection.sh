@@ -35,6 +35,13 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 result() { grep '^RESULT' | sed 's/^RESULT //'; }
+# Resident memory of a process: its own (anonymous) pages, and the file pages it maps. SQLite
+# maps the database file once per connection (PRAGMA mmap_size), so file pages shared with the
+# page cache are counted once per connection in RSS although they are in memory once.
+memory() {
+    awk '/^RssAnon/ {anon = $2} /^RssFile/ {file = $2} /^VmRSS/ {rss = $2}
+         END {printf "%d MiB (anon %d MiB, mapped file %d MiB)", rss / 1024, anon / 1024, file / 1024}' "/proc/$1/status"
+}
 
 run_one() {
     local backend=$1 db_url config_uri dir=$work/$1
@@ -105,7 +112,7 @@ PY
     local introspection
     introspection=$(TOKENS_FILE=$dir/tokens.txt wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/introspect.lua "$url" | result)
     local idle_rss
-    idle_rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
+    idle_rss=$(memory "$server")
     # Logins alone, then logins with introspection traffic at the same time.
     local logins both_logins both_introspection
     logins=$(USERS=$TOKENS wrk -t1 -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s bench/login.lua "$url" | result)
@@ -115,15 +122,15 @@ PY
     wait "$other"
     both_introspection=$(cat "$dir/both-introspection")
     local rss hwm
-    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$server/status")
-    hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$server/status")
+    rss=$(memory "$server")
+    hwm=$(awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$server/status")
     kill "$server"; wait "$server" 2>/dev/null || true; server=
     echo "== $backend: $TOKENS tokens, $(nproc) cores, ${DURATION}s runs, introspection cache TTL ${CACHE_TTL}s"
     echo "introspection, $CONNECTIONS connections:        $introspection"
     echo "compat logins (argon2id), $LOGIN_CONNECTIONS connections: $logins"
     echo "  logins while introspecting:            $both_logins"
     echo "  introspection (32 conns) during logins: $both_introspection"
-    echo "server RSS: after introspection $((idle_rss / 1024)) MiB, after logins $((rss / 1024)) MiB, peak $((hwm / 1024)) MiB"
+    echo "server RSS: after introspection $idle_rss; after logins $rss; peak $hwm MiB (anon + file)"
 }
 
 case $which_db in
