@@ -83,20 +83,20 @@ pub async fn resolve_access_token(
             let Some(found) = reader.compat().find_access_token(token).await? else {
                 return Ok(None);
             };
-            if !found.token.is_valid(now) || found.session.is_finished() {
+            if !found.token.is_valid(now) || found.session_finished {
                 return Ok(None);
             }
             let mut scopes = vec![MATRIX_API.to_owned()];
-            if found.session.is_synapse_admin {
+            if found.is_synapse_admin {
                 scopes.push(SYNAPSE_ADMIN.to_owned());
             }
             ActiveToken {
                 token_type,
                 token_id: found.token.id,
-                session: SessionRef::Compat(found.session.id),
+                session: SessionRef::Compat(found.session_id),
                 user: found.user,
                 scopes,
-                device_id: found.session.device_id,
+                device_id: found.device_id,
                 client_id: "legacy".to_owned(),
                 issued_at: found.token.created_at,
                 expires_at: found.token.expires_at,

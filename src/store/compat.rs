@@ -69,11 +69,15 @@ fn session_from_row(row: &AnyRow) -> Result<CompatSession, StoreError> {
     })
 }
 
-/// What a presented access token resolves to.
+/// What a presented access token resolves to: the token, the facts about its session that
+/// decide what it grants, and its user.
 #[derive(Debug, Clone)]
 pub struct CompatTokenLookup {
     pub token: CompatAccessToken,
-    pub session: CompatSession,
+    pub session_id: Ulid,
+    pub device_id: Option<String>,
+    pub is_synapse_admin: bool,
+    pub session_finished: bool,
     pub user: User,
 }
 
@@ -153,48 +157,49 @@ impl<'c> CompatRepo<'c> {
     }
 
     /// Resolve an access token string to its token, session and user, whatever their state;
-    /// callers decide what counts as active.
+    /// callers decide what counts as active. Only the columns that decide what a token grants
+    /// are read: this runs for every introspection the cache cannot answer.
     pub async fn find_access_token(
         &mut self,
         token_string: &str,
     ) -> Result<Option<CompatTokenLookup>, StoreError> {
-        let sql = format!(
+        let Some(row) = sqlx::query(
             "SELECT t.compat_access_token_id, t.created_at AS token_created_at, t.expires_at,
-                    {SESSION_COLUMNS},
+                    s.compat_session_id, s.user_id, s.device_id, s.is_synapse_admin, s.finished_at,
                     u.username, u.created_at AS user_created_at, u.locked_at, u.deactivated_at,
                     u.can_request_admin, u.is_guest
              FROM compat_access_tokens t
              JOIN compat_sessions s ON s.compat_session_id = t.compat_session_id
              JOIN users u ON u.user_id = s.user_id
-             WHERE t.access_token_sha256 = $1"
-        );
-        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(token_digest(token_string))
-            .fetch_optional(&mut *self.conn)
-            .await?
+             WHERE t.access_token_sha256 = $1",
+        )
+        .bind(token_digest(token_string))
+        .fetch_optional(&mut *self.conn)
+        .await?
         else {
             return Ok(None);
         };
-        let session = session_from_row(&row)?;
-        let token = CompatAccessToken {
-            id: get_ulid(&row, "compat_access_token_id")?,
-            session_id: session.id,
-            created_at: get_time(&row, "token_created_at")?,
-            expires_at: get_opt_time(&row, "expires_at")?,
-        };
-        let user = User {
-            id: session.user_id,
-            username: row.try_get("username")?,
-            created_at: get_time(&row, "user_created_at")?,
-            locked_at: get_opt_time(&row, "locked_at")?,
-            deactivated_at: get_opt_time(&row, "deactivated_at")?,
-            can_request_admin: get_flag(&row, "can_request_admin")?,
-            is_guest: get_flag(&row, "is_guest")?,
-        };
+        let session_id = get_ulid(&row, "compat_session_id")?;
         Ok(Some(CompatTokenLookup {
-            token,
-            session,
-            user,
+            token: CompatAccessToken {
+                id: get_ulid(&row, "compat_access_token_id")?,
+                session_id,
+                created_at: get_time(&row, "token_created_at")?,
+                expires_at: get_opt_time(&row, "expires_at")?,
+            },
+            session_id,
+            device_id: row.try_get("device_id")?,
+            is_synapse_admin: get_flag(&row, "is_synapse_admin")?,
+            session_finished: get_opt_time(&row, "finished_at")?.is_some(),
+            user: User {
+                id: get_ulid(&row, "user_id")?,
+                username: row.try_get("username")?,
+                created_at: get_time(&row, "user_created_at")?,
+                locked_at: get_opt_time(&row, "locked_at")?,
+                deactivated_at: get_opt_time(&row, "deactivated_at")?,
+                can_request_admin: get_flag(&row, "can_request_admin")?,
+                is_guest: get_flag(&row, "is_guest")?,
+            },
         }))
     }
 

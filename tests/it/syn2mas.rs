@@ -380,11 +380,11 @@ async fn verify_against_manifest(store: &Store, manifest: &Json) {
             );
             assert_eq!(lookup.user.username, localpart);
             assert_eq!(
-                lookup.session.device_id.as_deref(),
+                lookup.device_id.as_deref(),
                 token["device_id"].as_str(),
                 "{localpart}"
             );
-            assert_eq!(lookup.session.is_synapse_admin, flag(user, "admin"));
+            assert_eq!(lookup.is_synapse_admin, flag(user, "admin"));
             assert_eq!(
                 lookup.token.expires_at.map(|t| t.timestamp_millis()),
                 token["valid_until_ms"].as_i64()
@@ -404,7 +404,7 @@ async fn verify_against_manifest(store: &Store, manifest: &Json) {
                     .unwrap()
                     .unwrap_or_else(|| panic!("{localpart}: refresh token missing"));
                 assert_eq!(refresh.access_token_id, lookup.token.id);
-                assert_eq!(refresh.session_id, lookup.session.id);
+                assert_eq!(refresh.session_id, lookup.session_id);
                 *seen.entry("refresh").or_insert(0) += 1;
             }
         }
@@ -462,7 +462,7 @@ async fn verify_augmented(store: &Store) {
         .await
         .unwrap()
         .expect("device-less token carried");
-    assert_eq!(deviceless.session.device_id, None);
+    assert_eq!(deviceless.device_id, None);
     assert_eq!(deviceless.user.id, heidi.id);
     let expired = reader
         .compat()
