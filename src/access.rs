@@ -256,9 +256,7 @@ impl TokenCache {
         now: DateTime<Utc>,
     ) -> Result<Option<Arc<Resolved>>, StoreError> {
         if self.ttl.is_zero() {
-            let mut reader = store.reader().await?;
-            let found = resolve_access_token(&mut reader, token, now).await?;
-            return Ok(found.map(|token| Arc::new(Resolved::new(token))));
+            return look_up(store, token, now).await;
         }
         if TokenType::check(token).is_err() {
             return Ok(None);
@@ -283,11 +281,7 @@ impl TokenCache {
             cached.generation = generation;
             return Ok(Some(cached.answer.clone()));
         }
-        let found = {
-            let mut reader = store.reader().await?;
-            resolve_access_token(&mut reader, token, now).await?
-        }
-        .map(|token| Arc::new(Resolved::new(token)));
+        let found = look_up(store, token, now).await?;
         let mut shard = self.shard(&key);
         match &found {
             Some(answer) => {
@@ -308,6 +302,22 @@ impl TokenCache {
             }
         }
         Ok(found)
+    }
+}
+
+/// [`resolve_access_token`] on a lookup connection (see [`Store::lookup_reader`]).
+async fn look_up(
+    store: &Store,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Arc<Resolved>>, StoreError> {
+    let mut reader = store.lookup_reader().await?;
+    match resolve_access_token(&mut reader, token, now).await {
+        Ok(found) => Ok(found.map(|token| Arc::new(Resolved::new(token)))),
+        Err(error) => {
+            reader.discard();
+            Err(error)
+        }
     }
 }
 

@@ -116,7 +116,14 @@ pub struct Store {
     sqlite_writer: Arc<tokio::sync::Mutex<()>>,
     /// Token answers gone stale (see [`invalidations`]).
     invalidations: Arc<invalidations::TokenInvalidations>,
+    /// Connections kept out of the pool for [`Store::lookup_reader`].
+    kept: Arc<[KeptSlot]>,
 }
+
+type KeptSlot = Arc<tokio::sync::Mutex<Option<AnyConnection>>>;
+
+/// How many connections [`Store::lookup_reader`] keeps, besides the pool's.
+pub const KEPT_CONNECTIONS: usize = 4;
 
 static INSTALL_DRIVERS: Once = Once::new();
 
@@ -154,6 +161,7 @@ impl Store {
             backend,
             sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
             invalidations: Arc::default(),
+            kept: (0..KEPT_CONNECTIONS).map(|_| KeptSlot::default()).collect(),
         })
     }
 
@@ -214,8 +222,28 @@ impl Store {
     /// A connection for reads that need no transaction (lookups on hot paths).
     pub async fn reader(&self) -> Result<Reader, StoreError> {
         Ok(Reader {
-            conn: self.pool.acquire().await?,
+            conn: ReaderConnection::Pooled(self.pool.acquire().await?),
         })
+    }
+
+    /// A connection for the one-query lookups of the hottest path (introspection answers the
+    /// cache does not have): one of [`KEPT_CONNECTIONS`] connections kept out of the pool when
+    /// one is free, else a pooled one. The pool pings every connection handed back to it, a
+    /// round trip as costly as such a lookup; a kept connection is simply put back. After an
+    /// error, call [`Reader::discard`]: a broken connection is not kept.
+    pub async fn lookup_reader(&self) -> Result<Reader, StoreError> {
+        for slot in self.kept.iter() {
+            let Ok(mut kept) = slot.clone().try_lock_owned() else {
+                continue;
+            };
+            if kept.is_none() {
+                *kept = Some(self.pool.acquire().await?.detach());
+            }
+            return Ok(Reader {
+                conn: ReaderConnection::Kept(kept),
+            });
+        }
+        self.reader().await
     }
 
     /// The pool, for the few places that need raw access (the importer's bulk sink, tests).
@@ -238,9 +266,44 @@ pub struct Repo {
     _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-/// A pooled connection for reads outside a transaction.
+/// A connection for reads outside a transaction.
 pub struct Reader {
-    conn: PoolConnection<Any>,
+    conn: ReaderConnection,
+}
+
+enum ReaderConnection {
+    Pooled(PoolConnection<Any>),
+    /// Lent from a kept slot; always `Some` while lent.
+    Kept(tokio::sync::OwnedMutexGuard<Option<AnyConnection>>),
+}
+
+impl Reader {
+    /// Do not reuse this connection (after an error: it may be broken).
+    pub fn discard(self) {
+        match self.conn {
+            ReaderConnection::Pooled(mut conn) => conn.close_on_drop(),
+            ReaderConnection::Kept(mut kept) => *kept = None,
+        }
+    }
+}
+
+impl std::ops::Deref for ReaderConnection {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            ReaderConnection::Pooled(conn) => conn,
+            ReaderConnection::Kept(kept) => kept.as_ref().expect("a kept connection while lent"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for ReaderConnection {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            ReaderConnection::Pooled(conn) => conn,
+            ReaderConnection::Kept(kept) => kept.as_mut().expect("a kept connection while lent"),
+        }
+    }
 }
 
 macro_rules! repositories {
