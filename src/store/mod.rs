@@ -252,6 +252,11 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        for slot in self.kept.iter() {
+            if let Some(conn) = slot.lock().await.take() {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+        }
         self.pool.close().await;
     }
 }
