@@ -14,5 +14,6 @@ mod store_jobs;
 mod store_users;
 mod syn2mas;
 mod syn2mas_e2e;
+mod syn2mas_sources;
 mod synapse;
 mod synapse_e2e;

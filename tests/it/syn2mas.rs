@@ -248,7 +248,7 @@ fn superseded(user: &Json, token: &Json) -> bool {
 }
 
 /// Compare the Gatehouse database with the manifest.
-async fn verify_against_manifest(store: &Store, manifest: &Json) {
+pub async fn verify_against_manifest(store: &Store, manifest: &Json) {
     let hasher = PasswordHasher::new(
         vec![PasswordScheme {
             version: 1,
