@@ -143,6 +143,7 @@ pub async fn run(sources: &ConfigSources, command: Syn2masCommand) -> anyhow::Re
         provider_map: outcome.provider_map.clone(),
         now_ms: migrate::now_ms(),
         batch_size: 10_000,
+        per_user_report: args.report.is_some(),
         progress: ProgressMode::detect(),
     };
     let begin = started.elapsed() - setup;
