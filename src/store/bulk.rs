@@ -2,7 +2,7 @@
 //! in ONE transaction, so that a crash or kill leaves nothing behind and a rerun starts clean.
 //!
 //! The one place with backend-specific SQL (DESIGN.md allows it where it buys real speed):
-//! PostgreSQL gets `COPY … FROM STDIN` (text format) on a native connection; SQLite gets
+//! PostgreSQL gets `COPY … FROM STDIN` (binary format) on a native connection; SQLite gets
 //! multi-row `INSERT`s of 100 rows per statement on a native connection. Both drop the
 //! tables' secondary indexes (PostgreSQL: also keys and foreign keys) for the load and rebuild
 //! them before the commit. Tokens are stored as SHA-256 digests only, like every other token.
@@ -58,12 +58,14 @@ impl From<StoreError> for BulkError {
     }
 }
 
-/// One value of a row, the same for both backends.
+/// One value of a row, the same for both backends. Binary COPY needs the exact column type:
+/// `Int` is a BIGINT, `Int4` an INTEGER.
 enum Cell<'a> {
     Text(&'a str),
     OptText(Option<&'a str>),
     Int(i64),
     OptInt(Option<i64>),
+    Int4(i32),
     Id(Ulid),
     Digest([u8; 32]),
 }
@@ -349,10 +351,12 @@ impl BulkSink {
         }
         match &mut self.target {
             Target::Postgres(conn) => {
+                // Binary: the server converts no text (numbers, escapes, hex bytea), which
+                // measured a quarter to a third cheaper than the text format for these tables.
                 let sql = format!(
-                    "COPY {table} ({}) FROM STDIN{}",
+                    "COPY {table} ({}) FROM STDIN WITH (FORMAT binary{})",
                     columns.join(", "),
-                    if self.freeze { " WITH (FREEZE)" } else { "" }
+                    if self.freeze { ", FREEZE" } else { "" }
                 );
                 // Rows are sent as they are encoded, in chunks: the server parses and stores
                 // one chunk while the next is encoded, instead of idling until the batch is
@@ -360,22 +364,21 @@ impl BulkSink {
                 let mut copy = conn.copy_in_raw(&sql).await?;
                 let buffer = &mut self.buffer;
                 buffer.clear();
+                buffer.extend_from_slice(COPY_BINARY_HEADER);
+                // Fits: N is a handful of columns.
+                let fields = (N as i16).to_be_bytes();
                 for row in rows {
-                    for (i, cell) in row.iter().enumerate() {
-                        if i > 0 {
-                            buffer.push(b'\t');
-                        }
-                        copy_text(buffer, cell);
+                    buffer.extend_from_slice(&fields);
+                    for cell in &row {
+                        copy_binary(buffer, cell)?;
                     }
-                    buffer.push(b'\n');
                     if buffer.len() >= COPY_CHUNK {
                         copy.send(buffer.as_slice()).await?;
                         buffer.clear();
                     }
                 }
-                if !buffer.is_empty() {
-                    copy.send(buffer.as_slice()).await?;
-                }
+                buffer.extend_from_slice(&(-1i16).to_be_bytes());
+                copy.send(buffer.as_slice()).await?;
                 copy.finish().await?;
             }
             Target::Sqlite(conn) => {
@@ -394,6 +397,7 @@ impl BulkSink {
                                     }
                                     Cell::Int(value) => values.push_bind(value),
                                     Cell::OptInt(value) => values.push_bind(value),
+                                    Cell::Int4(value) => values.push_bind(value),
                                     Cell::Id(id) => values.push_bind(id.to_string()),
                                     Cell::Digest(bytes) => values.push_bind(bytes.to_vec()),
                                 };
@@ -408,35 +412,36 @@ impl BulkSink {
     }
 }
 
-/// Append one value in COPY's text format: `\N` for NULL; backslash, tab, newline and
-/// carriage return escaped; bytea as `\\x` + hex.
-fn copy_text(out: &mut Vec<u8>, cell: &Cell<'_>) {
-    fn text(out: &mut Vec<u8>, value: &str) {
-        for &byte in value.as_bytes() {
-            match byte {
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                other => out.push(other),
-            }
-        }
-    }
-    fn int(out: &mut Vec<u8>, value: i64) {
-        out.extend_from_slice(value.to_string().as_bytes());
+/// The binary COPY signature, flags (none) and header extension length (none).
+const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// Append one field in COPY's binary format: its length (-1 for NULL), then the value in the
+/// type's binary representation (text and bytea as is, integers big-endian).
+fn copy_binary(out: &mut Vec<u8>, cell: &Cell<'_>) -> Result<(), BulkError> {
+    fn bytes(out: &mut Vec<u8>, value: &[u8]) -> Result<(), BulkError> {
+        let len = i32::try_from(value.len()).map_err(|_| {
+            BulkError::Database(sqlx::Error::Protocol(format!(
+                "a value of {} bytes is too long for PostgreSQL",
+                value.len()
+            )))
+        })?;
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(value);
+        Ok(())
     }
     match cell {
-        Cell::Text(value) | Cell::OptText(Some(value)) => text(out, value),
-        Cell::OptText(None) | Cell::OptInt(None) => out.extend_from_slice(b"\\N"),
-        Cell::Int(value) | Cell::OptInt(Some(value)) => int(out, *value),
+        Cell::Text(value) | Cell::OptText(Some(value)) => bytes(out, value.as_bytes()),
+        Cell::OptText(None) | Cell::OptInt(None) => {
+            out.extend_from_slice(&(-1i32).to_be_bytes());
+            Ok(())
+        }
+        Cell::Int(value) | Cell::OptInt(Some(value)) => bytes(out, &value.to_be_bytes()),
+        Cell::Int4(value) => bytes(out, &value.to_be_bytes()),
         Cell::Id(id) => {
             let mut buf = [0u8; ulid::ULID_LEN];
-            out.extend_from_slice(id.array_to_str(&mut buf).as_bytes());
+            bytes(out, id.array_to_str(&mut buf).as_bytes())
         }
-        Cell::Digest(bytes) => {
-            out.extend_from_slice(b"\\\\x");
-            out.extend_from_slice(hex::encode(bytes).as_bytes());
-        }
+        Cell::Digest(digest) => bytes(out, digest),
     }
 }
 
@@ -465,8 +470,8 @@ impl Sink for BulkSink {
                         Cell::Int(u.created_at_ms),
                         Cell::OptInt(u.locked_at_ms),
                         Cell::OptInt(u.deactivated_at_ms),
-                        Cell::Int(i64::from(u.admin)),
-                        Cell::Int(i64::from(u.is_guest)),
+                        Cell::Int4(i32::from(u.admin)),
+                        Cell::Int4(i32::from(u.is_guest)),
                     ]
                 })
                 .collect(),
@@ -492,7 +497,7 @@ impl Sink for BulkSink {
                         Cell::Id(u.id),
                         Cell::Text(&password.hash),
                         // Synapse's bcrypt hashes are scheme version 1 (checked by `syn2mas check`).
-                        Cell::Int(1),
+                        Cell::Int4(1),
                         Cell::Int(u.created_at_ms),
                     ])
                 })
@@ -601,7 +606,7 @@ impl Sink for BulkSink {
                         Cell::OptText(s.device_id.as_deref()),
                         Cell::OptText(s.display_name.as_deref()),
                         Cell::Int(s.created_at_ms),
-                        Cell::Int(i64::from(s.is_synapse_admin)),
+                        Cell::Int4(i32::from(s.is_synapse_admin)),
                         Cell::OptInt(s.last_active_at_ms),
                         Cell::OptText(s.last_active_ip.as_deref()),
                         Cell::OptText(s.user_agent.as_deref()),
