@@ -68,6 +68,8 @@ enum Batch {
     Sessions(Vec<CompatSessionRecord>),
     AccessTokens(Vec<AccessTokenRecord>),
     RefreshTokens(Vec<RefreshTokenRecord>),
+    /// No more users, emails, threepids or links follow.
+    UsersDone,
 }
 
 /// Per-user state kept for the whole run (32 bytes).
@@ -132,6 +134,10 @@ impl Batcher {
         } else {
             Ok(())
         }
+    }
+
+    async fn users_done(&mut self) -> Result<(), WriterGone> {
+        self.tx.send(Batch::UsersDone).await.map_err(|_| WriterGone)
     }
 
     async fn flush(&mut self) -> Result<(), WriterGone> {
@@ -688,6 +694,8 @@ pub async fn migrate<S: Sink>(
         reader.users(db, &progress).await?;
         reader.threepids(db, &progress).await?;
         reader.external_ids(db, &progress).await?;
+        reader.batcher.flush().await?;
+        reader.batcher.users_done().await?;
         reader.devices(db, &progress).await?;
         reader.tokens(db, &progress).await?;
         reader.batcher.flush().await?;
@@ -708,6 +716,7 @@ pub async fn migrate<S: Sink>(
                 Batch::Sessions(b) => sink.write_compat_sessions(b).await,
                 Batch::AccessTokens(b) => sink.write_access_tokens(b).await,
                 Batch::RefreshTokens(b) => sink.write_refresh_tokens(b).await,
+                Batch::UsersDone => sink.users_done().await,
             };
             write_busy += busy.elapsed();
             // Dropping the receiver on failure stops the reader.
