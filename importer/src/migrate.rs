@@ -97,6 +97,62 @@ impl NoSessions {
     }
 }
 
+/// A full user id as a key of the user map: inline when it fits (most do), so that a lookup
+/// reads the map's slot only instead of chasing a pointer to the text as well; a large run
+/// does millions of lookups in a map far bigger than the CPU caches.
+enum UserKey {
+    Inline { len: u8, bytes: [u8; 30] },
+    Heap(Box<str>),
+}
+
+impl UserKey {
+    fn new(id: String) -> Self {
+        let mut bytes = [0u8; 30];
+        match bytes.get_mut(..id.len()) {
+            Some(inline) => {
+                inline.copy_from_slice(id.as_bytes());
+                Self::Inline {
+                    // Fits: at most 30.
+                    len: id.len() as u8,
+                    bytes,
+                }
+            }
+            None => Self::Heap(id.into_boxed_str()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Always valid UTF-8: copied whole from a String.
+            Self::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Self::Heap(id) => id,
+        }
+    }
+}
+
+impl std::borrow::Borrow<str> for UserKey {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::hash::Hash for UserKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The same as the str's hash, as `Borrow<str>` requires.
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialEq for UserKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for UserKey {}
+
 /// Buffers for every record kind. Whenever one is full all are flushed, parents first, so a
 /// child never reaches the sink before its parent.
 struct Batcher {
@@ -176,7 +232,7 @@ struct Reader<'a> {
     /// Full user id (`@lp:server`) → index in `meta` and `report.users`. Keys come from the
     /// Synapse database (not from the network); foldhash's seeded hasher is several times
     /// cheaper than SipHash on the million lookups of a large run.
-    index: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
+    index: HashMap<UserKey, u32, foldhash::fast::RandomState>,
     /// Two independently keyed hashers: the random part of a device's session id (see
     /// [`Reader::session_id`]).
     session_keys: (RandomState, RandomState),
@@ -309,7 +365,7 @@ impl Reader<'_> {
                 outcome.password = has_password;
                 self.report.users.push(outcome);
             }
-            self.index.insert(user.name.into_boxed_str(), index);
+            self.index.insert(UserKey::new(user.name), index);
             count(&mut self.report.entities[0], migrated);
             bar.tick(!migrated);
             self.batcher.maybe_flush().await?;
@@ -754,7 +810,35 @@ pub fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_ip;
+    use std::collections::HashMap;
+
+    use super::{UserKey, parse_ip};
+
+    #[test]
+    fn user_keys_inline_or_not_find_the_same_ids() {
+        let short = "@alice:example.test".to_owned();
+        let exact = format!("@{}:e.st", "b".repeat(24));
+        let long = format!("@{}:example.test", "c".repeat(40));
+        assert_eq!(exact.len(), 30);
+        assert!(matches!(
+            UserKey::new(short.clone()),
+            UserKey::Inline { .. }
+        ));
+        assert!(matches!(
+            UserKey::new(exact.clone()),
+            UserKey::Inline { .. }
+        ));
+        assert!(matches!(UserKey::new(long.clone()), UserKey::Heap(_)));
+        let mut map: HashMap<UserKey, u32> = HashMap::new();
+        for (i, id) in [&short, &exact, &long].into_iter().enumerate() {
+            map.insert(UserKey::new(id.clone()), i as u32);
+        }
+        assert_eq!(map.get(short.as_str()), Some(&0));
+        assert_eq!(map.get(exact.as_str()), Some(&1));
+        assert_eq!(map.get(long.as_str()), Some(&2));
+        assert_eq!(map.get("@alice:example.tes"), None);
+        assert_eq!(map.get(""), None);
+    }
 
     #[test]
     fn addresses_come_out_canonical() {
