@@ -118,7 +118,9 @@ struct Staged {
     late_builds: [Vec<String>; 2],
     /// `ALTER TABLE … ADD CONSTRAINT` for the foreign keys between migrated tables, run on the
     /// staged tables (with the staging schema first in the search path).
-    inner_foreign_keys: Vec<String>,
+    /// [0]: those between tables of the first loader, validated while the second loader's keys
+    /// are still being built; [1]: the others, validated after.
+    inner_foreign_keys: [Vec<String>; 2],
     /// (table, constraint) of foreign keys other tables have on the migrated ones: dropped
     /// before the real tables go.
     outer_drops: Vec<(String, String)>,
@@ -367,7 +369,7 @@ impl BulkSink {
             0 => builds[0].push(sql),
             _ => late_builds[usize::from(table != "compat_sessions")].push(sql),
         };
-        let mut inner_foreign_keys = Vec::new();
+        let mut inner_foreign_keys = [Vec::new(), Vec::new()];
         let mut outer_drops = Vec::new();
         let mut outer_foreign_keys = Vec::new();
         // Keys first, then plain indexes, in each loader.
@@ -390,7 +392,9 @@ impl BulkSink {
         for (table, name, def, _, referenced) in constraints.iter().filter(|c| c.3 == "f") {
             let add = format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}");
             match (ours(table), ours(referenced)) {
-                (true, true) => inner_foreign_keys.push(format!(
+                (true, true) => inner_foreign_keys
+                    [usize::from(loader_of(table) + loader_of(referenced) > 0)]
+                .push(format!(
                     "ALTER TABLE {STAGING_SCHEMA}.{table} ADD CONSTRAINT {name} {def}"
                 )),
                 (true, false) => outer_foreign_keys.push(add),
@@ -591,6 +595,49 @@ impl BulkSink {
     }
 }
 
+/// In the main transaction: lock the real tables, check they are still empty, and validate
+/// `foreign_keys` (staged tables first in the search path, which stays so for more).
+async fn prepare_swap(
+    main: &mut PgConnection,
+    real: &[String],
+    search_path: &str,
+    foreign_keys: &[String],
+) -> Result<(), BulkError> {
+    // Nothing may write the real tables between the check and the swap.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+        real.join(", ")
+    )))
+    .execute(&mut *main)
+    .await?;
+    let busy = non_empty_tables_pg(main).await?;
+    if !busy.is_empty() {
+        return Err(not_empty(&busy));
+    }
+    // Each foreign key is checked with one anti-join of the two tables. With their indexes
+    // just built (and the rows frozen, so index-only scans), a merge join of the two indexes
+    // measured two to three times cheaper than the hash join the planner picks for tables it
+    // has no statistics on. The settings end with the transaction.
+    sqlx::query("SELECT set_config('search_path', $1, true)")
+        .bind(format!("{STAGING_SCHEMA}, {search_path}"))
+        .execute(&mut *main)
+        .await?;
+    sqlx::raw_sql("SET LOCAL enable_hashjoin = off; SET LOCAL maintenance_work_mem = '256MB'")
+        .execute(&mut *main)
+        .await?;
+    validate(main, foreign_keys).await
+}
+
+async fn validate(main: &mut PgConnection, foreign_keys: &[String]) -> Result<(), BulkError> {
+    for sql in foreign_keys {
+        tracing::debug!("validating: {sql}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut *main)
+            .await?;
+    }
+    Ok(())
+}
+
 impl Staged {
     async fn swap(&mut self) -> Result<(), BulkError> {
         if self.swapped {
@@ -601,48 +648,34 @@ impl Staged {
         for loader in &mut self.loaders {
             conns.push(loader.finish().await?);
         }
-        let [late_a, late_b] = std::mem::take(&mut self.late_builds);
-        if let [a, b] = conns.as_mut_slice() {
-            let (built_a, built_b) = tokio::join!(build(a, late_a), build(b, late_b));
-            built_a?;
-            built_b?;
-        }
-        for conn in conns {
-            conn.close().await?;
-        }
-        let main = &mut self.main;
         let real: Vec<String> = MIGRATION_TABLES
             .iter()
             .map(|t| format!("{}.{t}", self.schema))
             .collect();
-        // Nothing may write the real tables between the check and the swap.
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
-            real.join(", ")
-        )))
-        .execute(&mut *main)
-        .await?;
-        let busy = non_empty_tables_pg(main).await?;
-        if !busy.is_empty() {
-            return Err(not_empty(&busy));
+        let [early, late] = std::mem::take(&mut self.inner_foreign_keys);
+        let [late_a, late_b] = std::mem::take(&mut self.late_builds);
+        // The second loader's keys build on the two loading connections while the main one
+        // validates the foreign keys between the first loader's tables (disjoint tables, so
+        // no lock waits).
+        let late_builds = async {
+            if let [a, b] = conns.as_mut_slice() {
+                let (built_a, built_b) = tokio::join!(build(a, late_a), build(b, late_b));
+                built_a?;
+                built_b?;
+            }
+            Ok::<(), BulkError>(())
+        };
+        let (prepared, built) = tokio::join!(
+            prepare_swap(&mut self.main, &real, &self.search_path, &early),
+            late_builds
+        );
+        prepared?;
+        built?;
+        for conn in conns {
+            conn.close().await?;
         }
-        // Each foreign key is checked with one anti-join of the two tables. With their
-        // indexes just built (and the rows frozen, so index-only scans), a merge join of the
-        // two indexes measured two to three times cheaper than the hash join the planner
-        // picks for tables it has no statistics on. The settings end with the transaction.
-        sqlx::query("SELECT set_config('search_path', $1, true)")
-            .bind(format!("{STAGING_SCHEMA}, {}", self.search_path))
-            .execute(&mut *main)
-            .await?;
-        sqlx::raw_sql("SET LOCAL enable_hashjoin = off; SET LOCAL maintenance_work_mem = '256MB'")
-            .execute(&mut *main)
-            .await?;
-        for sql in &self.inner_foreign_keys {
-            tracing::debug!("validating: {sql}");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
-                .execute(&mut *main)
-                .await?;
-        }
+        let main = &mut self.main;
+        validate(main, &late).await?;
         sqlx::query("SELECT set_config('search_path', $1, true)")
             .bind(&self.search_path)
             .execute(&mut *main)
