@@ -2,11 +2,15 @@
 //! them in batches to a [`Sink`]. Reading and writing overlap: the reader fills batches while
 //! the writer stores the previous ones.
 //!
-//! Memory: besides the batches in flight, one entry per Synapse user (id, flags, report
-//! counters) and one per carried (user, device) pair.
+//! Memory: besides the batches in flight, one entry per Synapse user in the user map (its id,
+//! time and flags, 32 bytes, plus the map's key). The per-user outcomes of the CSV report (with
+//! a description of every skipped row) are kept only when a report is asked for. Nothing is kept per device: a device's session id is derived from (user, device)
+//! with a per-run secret key, so a token finds its session without a map (the token query joins
+//! its device row to know whether the device was carried).
 
 use std::{
     collections::HashMap,
+    hash::{BuildHasher, RandomState},
     net::IpAddr,
     time::{Duration, Instant},
 };
@@ -40,6 +44,10 @@ pub struct MigrateOptions {
     pub now_ms: i64,
     /// Records per batch handed to the sink.
     pub batch_size: usize,
+    /// Keep one [`UserOutcome`] per Synapse user and a description of every row not carried,
+    /// for the CSV report ([`Report::users`], [`Report::orphans`]). Without it those stay empty
+    /// and memory holds only the user map; the summary's counts are kept either way.
+    pub per_user_report: bool,
     pub progress: ProgressMode,
 }
 
@@ -60,17 +68,90 @@ enum Batch {
     Sessions(Vec<CompatSessionRecord>),
     AccessTokens(Vec<AccessTokenRecord>),
     RefreshTokens(Vec<RefreshTokenRecord>),
+    /// No more users, emails, threepids or links follow.
+    UsersDone,
 }
 
-/// Per-user state kept for the whole run.
+/// Per-user state kept for the whole run (32 bytes).
 struct UserMeta {
     id: Ulid,
     created_ms: i64,
     admin: bool,
     migrated: bool,
     /// Why this user's devices and tokens are not carried, if they are not.
-    no_sessions: Option<&'static str>,
+    no_sessions: Option<NoSessions>,
 }
+
+#[derive(Debug, Clone, Copy)]
+enum NoSessions {
+    Deactivated,
+    Guest,
+}
+
+impl NoSessions {
+    fn reason(self) -> &'static str {
+        match self {
+            Self::Deactivated => "user is deactivated",
+            Self::Guest => "user is a guest",
+        }
+    }
+}
+
+/// A full user id as a key of the user map: inline when it fits (most do), so that a lookup
+/// reads the map's slot only instead of chasing a pointer to the text as well; a large run
+/// does millions of lookups in a map far bigger than the CPU caches.
+enum UserKey {
+    Inline { len: u8, bytes: [u8; 30] },
+    Heap(Box<str>),
+}
+
+impl UserKey {
+    fn new(id: String) -> Self {
+        let mut bytes = [0u8; 30];
+        match bytes.get_mut(..id.len()) {
+            Some(inline) => {
+                inline.copy_from_slice(id.as_bytes());
+                Self::Inline {
+                    // Fits: at most 30.
+                    len: id.len() as u8,
+                    bytes,
+                }
+            }
+            None => Self::Heap(id.into_boxed_str()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Always valid UTF-8: copied whole from a String.
+            Self::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Self::Heap(id) => id,
+        }
+    }
+}
+
+impl std::borrow::Borrow<str> for UserKey {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::hash::Hash for UserKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The same as the str's hash, as `Borrow<str>` requires.
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialEq for UserKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for UserKey {}
 
 /// Buffers for every record kind. Whenever one is full all are flushed, parents first, so a
 /// child never reaches the sink before its parent.
@@ -111,6 +192,10 @@ impl Batcher {
         }
     }
 
+    async fn users_done(&mut self) -> Result<(), WriterGone> {
+        self.tx.send(Batch::UsersDone).await.map_err(|_| WriterGone)
+    }
+
     async fn flush(&mut self) -> Result<(), WriterGone> {
         macro_rules! send {
             ($field:ident, $variant:ident) => {
@@ -144,10 +229,13 @@ struct Reader<'a> {
     rng: StdRng,
     report: Report,
     meta: Vec<UserMeta>,
-    /// Full user id (`@lp:server`) → index in `meta` and `report.users`.
-    index: HashMap<Box<str>, u32>,
-    /// (user index, device id) → the compat session carrying that device.
-    sessions: HashMap<(u32, Box<str>), (Ulid, i64)>,
+    /// Full user id (`@lp:server`) → index in `meta` and `report.users`. Keys come from the
+    /// Synapse database (not from the network); foldhash's seeded hasher is several times
+    /// cheaper than SipHash on the million lookups of a large run.
+    index: HashMap<UserKey, u32, foldhash::fast::RandomState>,
+    /// Two independently keyed hashers: the random part of a device's session id (see
+    /// [`Reader::session_id`]).
+    session_keys: (RandomState, RandomState),
     batcher: Batcher,
 }
 
@@ -160,10 +248,36 @@ impl Reader<'_> {
         self.index.get(user_id).copied()
     }
 
-    fn skip(&mut self, user: Option<u32>, user_id: &str, what: String) {
+    /// The id of the compat session carrying a device: the device's time, and 80 bits of two
+    /// keyed SipHashes of (user, device id) with keys drawn for this run. A device and its
+    /// tokens compute the same id without remembering it; ids are as unpredictable across runs,
+    /// and as unlikely to collide, as random ULIDs. Synapse's (user_id, device_id) is unique.
+    fn session_id(&self, user: u32, device_id: &str, created_ms: i64) -> Ulid {
+        let high = self.session_keys.0.hash_one((user, device_id));
+        let low = self.session_keys.1.hash_one((user, device_id));
+        Ulid::from_parts(
+            created_ms.max(0) as u64,
+            (u128::from(high) << 64) | u128::from(low),
+        )
+    }
+
+    /// The user's outcome in the report, when per-user outcomes are kept.
+    fn outcome(&mut self, index: u32) -> Option<&mut UserOutcome> {
+        self.report.users.get_mut(index as usize)
+    }
+
+    /// Note a row that is not carried (described only when per-user outcomes are kept).
+    fn skip(&mut self, user: Option<u32>, user_id: &str, what: impl FnOnce() -> String) {
+        if !self.options.per_user_report {
+            return;
+        }
         match user {
-            Some(index) => self.report.users[index as usize].skipped.push(what),
-            None => self.report.orphans.push((user_id.to_owned(), what)),
+            Some(index) => {
+                if let Some(outcome) = self.outcome(index) {
+                    outcome.skipped.push(what());
+                }
+            }
+            None => self.report.orphans.push((user_id.to_owned(), what())),
         }
     }
 
@@ -171,7 +285,9 @@ impl Reader<'_> {
         let approx = db.approx_count("users").await?;
         self.meta.reserve(approx as usize);
         self.index.reserve(approx as usize);
-        self.report.users.reserve(approx as usize);
+        if self.options.per_user_report {
+            self.report.users.reserve(approx as usize);
+        }
         let suffix = format!(":{}", self.options.server_name);
         let mut bar = progress.entity("users", approx);
         let mut stream = db.stream::<SynUser>();
@@ -208,7 +324,7 @@ impl Reader<'_> {
             };
             let migrated = status == UserStatus::Migrated;
             let id = self.ulid_at(created_ms);
-            let mut outcome = UserOutcome::new(localpart.into(), status, reason);
+            let mut has_password = false;
             if migrated {
                 let password = match user.password_hash {
                     // Appservice-registered users have '' : no password.
@@ -218,7 +334,7 @@ impl Reader<'_> {
                     }),
                     _ => None,
                 };
-                outcome.password = password.is_some();
+                has_password = password.is_some();
                 self.batcher.users.push(UserRecord {
                     id,
                     localpart: localpart.to_owned(),
@@ -237,15 +353,19 @@ impl Reader<'_> {
                 admin: user.admin,
                 migrated,
                 no_sessions: if user.deactivated {
-                    Some("user is deactivated")
+                    Some(NoSessions::Deactivated)
                 } else if user.is_guest {
-                    Some("user is a guest")
+                    Some(NoSessions::Guest)
                 } else {
                     None
                 },
             });
-            self.report.users.push(outcome);
-            self.index.insert(user.name.into_boxed_str(), index);
+            if self.options.per_user_report {
+                let mut outcome = UserOutcome::new(localpart.into(), status, reason);
+                outcome.password = has_password;
+                self.report.users.push(outcome);
+            }
+            self.index.insert(UserKey::new(user.name), index);
             count(&mut self.report.entities[0], migrated);
             bar.tick(!migrated);
             self.batcher.maybe_flush().await?;
@@ -267,9 +387,10 @@ impl Reader<'_> {
                 Some(index) if self.meta[index as usize].migrated => {
                     let meta = &self.meta[index as usize];
                     let user_id = meta.id;
-                    let outcome = &mut self.report.users[index as usize];
                     if row.medium == "email" {
-                        outcome.emails += 1;
+                        if let Some(outcome) = self.outcome(index) {
+                            outcome.emails += 1;
+                        }
                         let id = self.ulid_at(row.added_at);
                         self.batcher.emails.push(EmailRecord {
                             id,
@@ -278,7 +399,9 @@ impl Reader<'_> {
                             created_at_ms: row.added_at,
                         });
                     } else {
-                        outcome.unsupported_threepids += 1;
+                        if let Some(outcome) = self.outcome(index) {
+                            outcome.unsupported_threepids += 1;
+                        }
                         self.batcher.threepids.push(UnsupportedThreepidRecord {
                             user_id,
                             medium: row.medium,
@@ -289,8 +412,9 @@ impl Reader<'_> {
                     true
                 }
                 _ => {
-                    let what = format!("{} {}: user not migrated", row.medium, row.address);
-                    self.skip(user, &row.user_id, what);
+                    self.skip(user, &row.user_id, || {
+                        format!("{} {}: user not migrated", row.medium, row.address)
+                    });
                     false
                 }
             };
@@ -316,7 +440,9 @@ impl Reader<'_> {
                 (Some(index), Some(provider_id)) if self.meta[index as usize].migrated => {
                     let meta = &self.meta[index as usize];
                     let (user_id, created_ms) = (meta.id, meta.created_ms);
-                    self.report.users[index as usize].upstream_links += 1;
+                    if let Some(outcome) = self.outcome(index) {
+                        outcome.upstream_links += 1;
+                    }
                     let id = self.ulid_at(created_ms);
                     self.batcher.links.push(UpstreamLinkRecord {
                         id,
@@ -328,19 +454,21 @@ impl Reader<'_> {
                     true
                 }
                 (Some(index), None) if self.meta[index as usize].migrated => {
-                    let what = format!(
-                        "link to {} ({}): no upstream provider mapped",
-                        row.auth_provider, row.external_id
-                    );
-                    self.skip(user, &row.user_id, what);
+                    self.skip(user, &row.user_id, || {
+                        format!(
+                            "link to {} ({}): no upstream provider mapped",
+                            row.auth_provider, row.external_id
+                        )
+                    });
                     false
                 }
                 _ => {
-                    let what = format!(
-                        "link to {} ({}): user not migrated",
-                        row.auth_provider, row.external_id
-                    );
-                    self.skip(user, &row.user_id, what);
+                    self.skip(user, &row.user_id, || {
+                        format!(
+                            "link to {} ({}): user not migrated",
+                            row.auth_provider, row.external_id
+                        )
+                    });
                     false
                 }
             };
@@ -354,7 +482,6 @@ impl Reader<'_> {
 
     async fn devices(&mut self, db: &mut SynapseDb, progress: &Progress) -> Result<(), ReadError> {
         let approx = db.approx_count("devices").await?;
-        self.sessions.reserve(approx as usize);
         let mut bar = progress.entity("devices", approx);
         let mut stream = db.stream::<SynDevice>();
         while let Some(row) = stream.try_next().await? {
@@ -370,7 +497,7 @@ impl Reader<'_> {
                     } else if row.device_id == "guest_device" {
                         Some("guest device")
                     } else {
-                        meta.no_sessions
+                        meta.no_sessions.map(NoSessions::reason)
                     }
                 }
             };
@@ -379,12 +506,10 @@ impl Reader<'_> {
                     let meta = &self.meta[index as usize];
                     let (user_id, admin) = (meta.id, meta.admin);
                     let created_ms = row.last_seen.unwrap_or(self.options.now_ms);
-                    let id = self.ulid_at(created_ms);
-                    self.report.users[index as usize].devices += 1;
-                    self.sessions.insert(
-                        (index, row.device_id.clone().into_boxed_str()),
-                        (id, created_ms),
-                    );
+                    let id = self.session_id(index, &row.device_id, created_ms);
+                    if let Some(outcome) = self.outcome(index) {
+                        outcome.devices += 1;
+                    }
                     self.batcher.sessions.push(CompatSessionRecord {
                         id,
                         user_id,
@@ -399,12 +524,13 @@ impl Reader<'_> {
                     true
                 }
                 (_, reason) => {
-                    let what = format!(
-                        "device {}: {}",
-                        row.device_id,
-                        reason.unwrap_or("not carried")
-                    );
-                    self.skip(user, &row.user_id, what);
+                    self.skip(user, &row.user_id, || {
+                        format!(
+                            "device {}: {}",
+                            row.device_id,
+                            reason.unwrap_or("not carried")
+                        )
+                    });
                     false
                 }
             };
@@ -430,11 +556,12 @@ impl Reader<'_> {
         let mut stream = db.stream::<SynLoneRefreshToken>();
         while let Some(row) = stream.try_next().await? {
             let user = self.user(&row.user_id);
-            let what = format!(
-                "refresh token of device {}: no access token pairs with it",
-                row.device_id
-            );
-            self.skip(user, &row.user_id, what);
+            self.skip(user, &row.user_id, || {
+                format!(
+                    "refresh token of device {}: no access token pairs with it",
+                    row.device_id
+                )
+            });
             self.report.entities[5].read += 1;
             self.report.entities[5].skipped += 1;
         }
@@ -460,17 +587,16 @@ impl Reader<'_> {
                 } else if !meta.migrated {
                     Some("user not migrated".to_owned())
                 } else if let Some(reason) = meta.no_sessions {
-                    Some(reason.to_owned())
+                    Some(reason.reason().to_owned())
                 } else if row.superseded {
                     Some(
                         "refreshed already and the new token was used, so Synapse no longer accepts it"
                             .to_owned(),
                     )
                 } else if let Some(device) = &row.device_id
-                    && !self
-                        .sessions
-                        .contains_key(&(index, device.clone().into_boxed_str()))
+                    && (!row.device_carriable || device == "guest_device")
                 {
+                    // The same rules as in `devices` (the user's rules were checked above).
                     Some("its device is not carried".to_owned())
                 } else {
                     None
@@ -478,16 +604,17 @@ impl Reader<'_> {
             }
         };
         if let Some(reason) = why_not {
-            let what = format!(
-                "{}{}: {reason}",
-                describe(),
-                if has_refresh {
-                    " (with refresh token)"
-                } else {
-                    ""
-                }
-            );
-            self.skip(user, &row.user_id, what);
+            self.skip(user, &row.user_id, || {
+                format!(
+                    "{}{}: {reason}",
+                    describe(),
+                    if has_refresh {
+                        " (with refresh token)"
+                    } else {
+                        ""
+                    }
+                )
+            });
             count(&mut self.report.entities[4], false);
             if has_refresh {
                 count(&mut self.report.entities[5], false);
@@ -501,7 +628,11 @@ impl Reader<'_> {
         };
         let created_ms = row.last_validated.unwrap_or(self.options.now_ms);
         let session_id = match &row.device_id {
-            Some(device) => self.sessions[&(index, device.clone().into_boxed_str())].0,
+            Some(device) => self.session_id(
+                index,
+                device,
+                row.device_last_seen.unwrap_or(self.options.now_ms),
+            ),
             None => {
                 // A token without a device gets a device-less session of its own.
                 let id = self.ulid_at(created_ms);
@@ -527,11 +658,12 @@ impl Reader<'_> {
             created_at_ms: created_ms,
             expires_at_ms: row.valid_until_ms,
         });
-        let outcome = &mut self.report.users[index as usize];
-        outcome.access_tokens += 1;
+        if let Some(outcome) = self.outcome(index) {
+            outcome.access_tokens += 1;
+            outcome.refresh_tokens += u32::from(row.refresh_token.is_some());
+        }
         count(&mut self.report.entities[4], true);
         if let Some(refresh) = row.refresh_token {
-            outcome.refresh_tokens += 1;
             let id = self.ulid_at(created_ms);
             self.batcher.refresh.push(RefreshTokenRecord {
                 id,
@@ -574,7 +706,13 @@ fn count(counts: &mut EntityCounts, carried: bool) {
 
 /// Synapse writes `-` (and sometimes garbage) when it has no address.
 fn parse_ip(text: &str) -> Option<String> {
-    text.trim().parse::<IpAddr>().ok().map(|ip| ip.to_string())
+    let text = text.trim();
+    match text.parse::<IpAddr>().ok()? {
+        // The parser accepts only the canonical dotted quad (no leading zeros), so the text is
+        // already what formatting would give, without formatting's cost.
+        IpAddr::V4(_) => Some(text.to_owned()),
+        ip @ IpAddr::V6(_) => Some(ip.to_string()),
+    }
 }
 
 /// Migrate everything from `db` into `sink`. The caller commits (or, for a dry run, rolls back)
@@ -592,8 +730,8 @@ pub async fn migrate<S: Sink>(
         rng: StdRng::from_entropy(),
         report: Report::default(),
         meta: Vec::new(),
-        index: HashMap::new(),
-        sessions: HashMap::new(),
+        index: HashMap::default(),
+        session_keys: (RandomState::new(), RandomState::new()),
         batcher: Batcher {
             size: options.batch_size.max(1),
             tx,
@@ -612,6 +750,8 @@ pub async fn migrate<S: Sink>(
         reader.users(db, &progress).await?;
         reader.threepids(db, &progress).await?;
         reader.external_ids(db, &progress).await?;
+        reader.batcher.flush().await?;
+        reader.batcher.users_done().await?;
         reader.devices(db, &progress).await?;
         reader.tokens(db, &progress).await?;
         reader.batcher.flush().await?;
@@ -632,6 +772,7 @@ pub async fn migrate<S: Sink>(
                 Batch::Sessions(b) => sink.write_compat_sessions(b).await,
                 Batch::AccessTokens(b) => sink.write_access_tokens(b).await,
                 Batch::RefreshTokens(b) => sink.write_refresh_tokens(b).await,
+                Batch::UsersDone => sink.users_done().await,
             };
             write_busy += busy.elapsed();
             // Dropping the receiver on failure stops the reader.
@@ -665,4 +806,49 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_millis() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::{UserKey, parse_ip};
+
+    #[test]
+    fn user_keys_inline_or_not_find_the_same_ids() {
+        let short = "@alice:example.test".to_owned();
+        let exact = format!("@{}:e.st", "b".repeat(24));
+        let long = format!("@{}:example.test", "c".repeat(40));
+        assert_eq!(exact.len(), 30);
+        assert!(matches!(
+            UserKey::new(short.clone()),
+            UserKey::Inline { .. }
+        ));
+        assert!(matches!(
+            UserKey::new(exact.clone()),
+            UserKey::Inline { .. }
+        ));
+        assert!(matches!(UserKey::new(long.clone()), UserKey::Heap(_)));
+        let mut map: HashMap<UserKey, u32> = HashMap::new();
+        for (i, id) in [&short, &exact, &long].into_iter().enumerate() {
+            map.insert(UserKey::new(id.clone()), i as u32);
+        }
+        assert_eq!(map.get(short.as_str()), Some(&0));
+        assert_eq!(map.get(exact.as_str()), Some(&1));
+        assert_eq!(map.get(long.as_str()), Some(&2));
+        assert_eq!(map.get("@alice:example.tes"), None);
+        assert_eq!(map.get(""), None);
+    }
+
+    #[test]
+    fn addresses_come_out_canonical() {
+        assert_eq!(parse_ip(" 10.0.0.1 ").as_deref(), Some("10.0.0.1"));
+        assert_eq!(parse_ip("010.0.0.1"), None);
+        assert_eq!(parse_ip("-"), None);
+        assert_eq!(parse_ip("2001:DB8:0:0::1").as_deref(), Some("2001:db8::1"));
+        for text in ["0.0.0.0", "255.255.255.255", "192.168.1.10"] {
+            let formatted = text.parse::<std::net::IpAddr>().map(|ip| ip.to_string());
+            assert_eq!(parse_ip(text), formatted.ok());
+        }
+    }
 }

@@ -47,6 +47,12 @@ pub trait Sink {
         batch: &[RefreshTokenRecord],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
+    /// No more users, emails, unsupported threepids or upstream links will come (devices and
+    /// tokens may): a sink may start finishing those tables.
+    fn users_done(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async { Ok(()) }
+    }
+
     /// Write out anything buffered. Committing (or rolling back a dry run) is the caller's
     /// business, after the migration returns.
     fn flush(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send;

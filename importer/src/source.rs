@@ -453,6 +453,11 @@ pub(crate) struct SynAccessToken {
     pub last_validated: Option<i64>,
     pub puppets_user_id: Option<String>,
     pub refresh_token: Option<String>,
+    /// Its device row exists and is not hidden (whether it was carried also depends on the
+    /// user and the device id, which the migration checks).
+    pub device_carriable: bool,
+    /// That device's `last_seen` (the time of its session).
+    pub device_last_seen: Option<i64>,
     /// The refresh token was rotated and its successor's access token has been used: Synapse
     /// no longer accepts this pair.
     pub superseded: bool,
@@ -464,8 +469,11 @@ impl FromCells for SynAccessToken {
     const SQL: &'static str =
         "SELECT a.user_id, a.device_id, a.token, CAST(a.valid_until_ms AS BIGINT),
         CAST(a.last_validated AS BIGINT), a.puppets_user_id, r.token,
-        CAST(CASE WHEN u.refresh_token_id IS NOT NULL THEN 1 ELSE 0 END AS BIGINT)
+        CAST(CASE WHEN u.refresh_token_id IS NOT NULL THEN 1 ELSE 0 END AS BIGINT),
+        CAST(CASE WHEN d.device_id IS NOT NULL AND NOT COALESCE(d.hidden, FALSE) THEN 1 ELSE 0 END AS BIGINT),
+        CAST(d.last_seen AS BIGINT)
         FROM access_tokens a
+        LEFT JOIN devices d ON d.user_id = a.user_id AND d.device_id = a.device_id
         LEFT JOIN refresh_tokens r ON r.id = a.refresh_token_id
         LEFT JOIN (SELECT refresh_token_id FROM access_tokens
                    WHERE refresh_token_id IS NOT NULL AND COALESCE(used, FALSE)
@@ -480,6 +488,8 @@ impl FromCells for SynAccessToken {
             puppets_user_id: row.opt_text(5)?,
             refresh_token: row.opt_text(6)?,
             superseded: flag(row.int(7)?),
+            device_carriable: flag(row.int(8)?),
+            device_last_seen: row.opt_int(9)?,
         })
     }
 }

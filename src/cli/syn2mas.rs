@@ -143,6 +143,7 @@ pub async fn run(sources: &ConfigSources, command: Syn2masCommand) -> anyhow::Re
         provider_map: outcome.provider_map.clone(),
         now_ms: migrate::now_ms(),
         batch_size: 10_000,
+        per_user_report: args.report.is_some(),
         progress: ProgressMode::detect(),
     };
     let begin = started.elapsed() - setup;
@@ -159,7 +160,7 @@ pub async fn run(sources: &ConfigSources, command: Syn2masCommand) -> anyhow::Re
     let end = ending.elapsed();
     eprint!("{}", report.summary());
     eprintln!(
-        "phases: setup and checks {:.2} s, begin (drop keys) {:.2} s, copy {:.2} s (target busy {:.2} s, reader blocked {:.2} s), rebuild keys {:.2} s, {} {:.2} s",
+        "phases: setup and checks {:.2} s, begin (drop keys / staging) {:.2} s, copy {:.2} s (target busy {:.2} s, reader blocked {:.2} s), rebuild keys (PostgreSQL: finish loads, keys, foreign keys, swap) {:.2} s, {} {:.2} s",
         setup.as_secs_f64(),
         begin.as_secs_f64(),
         report.elapsed.as_secs_f64(),

@@ -219,6 +219,30 @@ async fn row_counts(store: &Store) -> Vec<(String, i64)> {
     counts
 }
 
+/// The schema's keys, indexes and foreign keys (and, on PostgreSQL, which schemas exist: the
+/// importer's staging schema must be gone after every run), to check that a run that was
+/// rolled back or killed left the schema as it was.
+async fn schema_fingerprint(store: &Store) -> String {
+    let sql = match store.backend() {
+        gatehouse::store::Backend::Postgres => {
+            "SELECT string_agg(x, E'\n' ORDER BY x) FROM (
+                 SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+                        || CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END AS x
+                 FROM pg_constraint WHERE connamespace = current_schema()::regnamespace
+                 UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()
+                 UNION ALL SELECT 'schema ' || nspname FROM pg_namespace) s"
+        }
+        gatehouse::store::Backend::Sqlite => {
+            "SELECT group_concat(sql, char(10)) FROM
+                 (SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name)"
+        }
+    };
+    sqlx::query_scalar(sql)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
 fn flag(user: &Json, key: &str) -> bool {
     match &user[key] {
         Json::Bool(b) => *b,
@@ -549,10 +573,12 @@ async fn dry_run_changes_nothing(db: TestDb) {
     cli.ok(&["database", "migrate"]);
     let store = db.store().await;
     let before = row_counts(&store).await;
+    let schema = schema_fingerprint(&store).await;
     let text = expect_code(&syn2mas(&cli, &synapse, &["migrate", "--dry-run"]), 0);
     assert!(text.contains("dry run"), "{text}");
     assert!(text.contains("users"), "summary table: {text}");
     assert_eq!(row_counts(&store).await, before);
+    assert_eq!(schema_fingerprint(&store).await, schema);
     // And the real run afterwards works.
     expect_code(&syn2mas(&cli, &synapse, &["migrate"]), 0);
     verify_against_manifest(&store, &synapse.manifest).await;
@@ -561,6 +587,11 @@ async fn dry_run_changes_nothing(db: TestDb) {
 async fn killed_run_leaves_nothing_and_rerun_completes(db: TestDb) {
     let synapse = SynapseFixture::sqlite().await;
     let cli = gatehouse_for_synapse(&db);
+    cli.ok(&["database", "migrate"]);
+    let schema = {
+        let store = db.store().await;
+        schema_fingerprint(&store).await
+    };
     let yaml = synapse.homeserver_yaml.display().to_string();
     let mut command = crate::cli::binary();
     for file in &cli.files {
@@ -587,9 +618,17 @@ async fn killed_run_leaves_nothing_and_rerun_completes(db: TestDb) {
             assert_eq!(count, 0, "{table} holds rows of the killed run");
         }
     }
+    // On PostgreSQL the killed run leaves its (empty) staging schema, which the rerun drops.
+    let left = schema_fingerprint(&store).await;
+    assert_eq!(
+        left.replace("\nschema syn2mas_staging", ""),
+        schema,
+        "the killed run changed the schema"
+    );
     drop(store);
     expect_code(&syn2mas(&cli, &synapse, &["migrate"]), 0);
     let store = db.store().await;
+    assert_eq!(schema_fingerprint(&store).await, schema);
     verify_against_manifest(&store, &synapse.manifest).await;
     verify_augmented(&store).await;
 }
