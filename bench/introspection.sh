@@ -6,7 +6,7 @@
 #   bench/introspection.sh [sqlite|postgres|both]     (default both)
 #
 # Knobs (environment): TOKENS=100000 DURATION=20 CONNECTIONS=64 LOGIN_CONNECTIONS=16
-#                      CACHE_TTL=10 (experimental.introspection_cache_ttl; 0 = every request hits the DB)
+#                      CACHE_TTL=60 (experimental.introspection_cache_ttl, default 60; 0 = every request hits the DB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which_db=${1:-both}
@@ -14,7 +14,7 @@ TOKENS=${TOKENS:-100000}
 DURATION=${DURATION:-20}
 CONNECTIONS=${CONNECTIONS:-64}
 LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-16}
-CACHE_TTL=${CACHE_TTL:-10}
+CACHE_TTL=${CACHE_TTL:-60}
 PASSWORD=bench-password-not-secret
 SHARED_SECRET=bench-shared-secret
 export PASSWORD SHARED_SECRET
@@ -111,8 +111,10 @@ PY
     TOKENS_FILE=$dir/tokens.txt wrk -t2 -c"$CONNECTIONS" -d3s -s bench/introspect.lua "$url" >/dev/null
     local introspection
     introspection=$(TOKENS_FILE=$dir/tokens.txt wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/introspect.lua "$url" | result)
-    local idle_rss
+    local idle_rss alone32
     idle_rss=$(memory "$server")
+    # The same load as during the logins below, alone, to compare with.
+    alone32=$(TOKENS_FILE=$dir/tokens.txt wrk -t1 -c32 -d"${DURATION}s" -s bench/introspect.lua "$url" | result)
     # Logins alone, then logins with introspection traffic at the same time.
     local logins both_logins both_introspection
     logins=$(USERS=$TOKENS wrk -t1 -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s bench/login.lua "$url" | result)
@@ -129,6 +131,7 @@ PY
     echo "introspection, $CONNECTIONS connections:        $introspection"
     echo "compat logins (argon2id), $LOGIN_CONNECTIONS connections: $logins"
     echo "  logins while introspecting:            $both_logins"
+    echo "introspection, 32 connections, no logins:  $alone32"
     echo "  introspection (32 conns) during logins: $both_introspection"
     echo "server RSS: after introspection $idle_rss; after logins $rss; peak $hwm MiB (anon + file)"
 }

@@ -247,8 +247,10 @@ pub struct ExperimentalConfig {
     pub compat_token_ttl: u64,
     /// Gatehouse extension: how long (seconds) an introspection answer for an active token is
     /// reused without a database lookup; 0 turns the cache off. Changes made through this
-    /// server (logout, lock, …) take effect at once; changes made by another process (a
-    /// `gatehouse manage` command, another replica) within this many seconds.
+    /// server (logout, lock, …) take effect at once; changes made by another process sharing
+    /// the database (a `gatehouse manage` command, another replica) within about a second
+    /// (they are announced in the `token_invalidations` table); only edits made to the
+    /// database by hand wait for this many seconds.
     #[serde(default = "default_introspection_cache_ttl")]
     pub introspection_cache_ttl: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -292,5 +294,5 @@ fn default_true() -> bool {
 }
 
 fn default_introspection_cache_ttl() -> u64 {
-    10
+    60
 }
