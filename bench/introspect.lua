@@ -6,6 +6,16 @@ for line in io.lines(os.getenv("TOKENS_FILE")) do
 end
 math.randomseed(os.time())
 
+-- PAUSE_MS set: each connection waits that long between its requests, so that the load is a
+-- steady rate (about connections / (PAUSE_MS + latency) per second) instead of as fast as the
+-- server answers.
+local pause = tonumber(os.getenv("PAUSE_MS") or "")
+if pause then
+  delay = function()
+    return pause
+  end
+end
+
 request = function()
   local token = tokens[math.random(#tokens)]
   return wrk.format("POST", "/oauth2/introspect", {

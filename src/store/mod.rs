@@ -123,7 +123,7 @@ pub struct Store {
 type KeptSlot = Arc<tokio::sync::Mutex<Option<AnyConnection>>>;
 
 /// How many connections [`Store::lookup_reader`] keeps, besides the pool's.
-pub const KEPT_CONNECTIONS: usize = 4;
+pub const KEPT_CONNECTIONS: usize = 8;
 
 static INSTALL_DRIVERS: Once = Once::new();
 
