@@ -717,30 +717,29 @@ fn not_empty(busy: &[(String, i64)]) -> BulkError {
     BulkError::NotEmpty(list.join(", "))
 }
 
+/// One query for the row count of every migration table: `(table, count)` rows.
+fn count_rows_sql() -> sqlx::AssertSqlSafe<String> {
+    let selects: Vec<String> = MIGRATION_TABLES
+        .iter()
+        .map(|table| format!("SELECT '{table}' AS name, count(*) AS count FROM {table}"))
+        .collect();
+    sqlx::AssertSqlSafe(selects.join(" UNION ALL "))
+}
+
+fn only_busy(counts: Vec<(String, i64)>) -> Vec<(String, i64)> {
+    counts.into_iter().filter(|(_, count)| *count > 0).collect()
+}
+
 async fn non_empty_tables_pg(conn: &mut PgConnection) -> Result<Vec<(String, i64)>, BulkError> {
-    let mut busy = Vec::new();
-    for table in MIGRATION_TABLES {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"));
-        let count: i64 = sqlx::query_scalar(sql).fetch_one(&mut *conn).await?;
-        if count > 0 {
-            busy.push((table.to_owned(), count));
-        }
-    }
-    Ok(busy)
+    let counts = sqlx::query_as(count_rows_sql()).fetch_all(conn).await?;
+    Ok(only_busy(counts))
 }
 
 async fn non_empty_tables_sqlite(
     conn: &mut SqliteConnection,
 ) -> Result<Vec<(String, i64)>, BulkError> {
-    let mut busy = Vec::new();
-    for table in MIGRATION_TABLES {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"));
-        let count: i64 = sqlx::query_scalar(sql).fetch_one(&mut *conn).await?;
-        if count > 0 {
-            busy.push((table.to_owned(), count));
-        }
-    }
-    Ok(busy)
+    let counts = sqlx::query_as(count_rows_sql()).fetch_all(conn).await?;
+    Ok(only_busy(counts))
 }
 
 /// SQLite: drop the secondary indexes (primary and unique keys are part of the tables and
