@@ -5,7 +5,10 @@ use poem_openapi::{Enum, Object};
 use ulid::Ulid;
 
 use super::error::AdminError;
-use crate::store::pagination::{Page, Pagination};
+use crate::store::{
+    Reader, Store, StoreError,
+    pagination::{Page, Pagination},
+};
 
 /// Items per page when neither `page[first]` nor `page[last]` is given.
 pub const DEFAULT_PAGE_SIZE: u32 = 10;
@@ -106,6 +109,27 @@ impl PageParams {
 
     pub fn count_mode(&self) -> CountMode {
         self.count.unwrap_or_default()
+    }
+
+    /// What the request asked for, read on one connection: the page (unless `count=only`)
+    /// and the total count (unless `count=false`).
+    pub async fn read<T>(
+        &self,
+        store: &Store,
+        page: impl AsyncFnOnce(&mut Reader) -> Result<Page<T>, StoreError>,
+        count: impl AsyncFnOnce(&mut Reader) -> Result<u64, StoreError>,
+    ) -> Result<(Option<Page<T>>, Option<u64>), AdminError> {
+        let mode = self.count_mode();
+        let mut reader = store.reader().await?;
+        let page = match mode {
+            CountMode::Only => None,
+            _ => Some(page(&mut reader).await?),
+        };
+        let count = match mode {
+            CountMode::False => None,
+            _ => Some(count(&mut reader).await?),
+        };
+        Ok((page, count))
     }
 
     fn size(&self) -> u32 {

@@ -26,6 +26,16 @@ pub enum SessionStatus {
     Finished,
 }
 
+impl SessionStatus {
+    /// The value as it is written in a query string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Finished => "finished",
+        }
+    }
+}
+
 pub struct Api;
 
 #[OpenApi(tag = "AdminTag::CompatSession")]
@@ -109,29 +119,15 @@ impl Api {
         let linker = Linker::new("/compat-sessions")
             .filter("filter[user]", user)
             .filter("filter[user-session]", user_session)
-            .filter(
-                "filter[status]",
-                status.0.map(|status| match status {
-                    SessionStatus::Active => "active",
-                    SessionStatus::Finished => "finished",
-                }),
-            );
-        let mode = params.count_mode();
-        let mut reader = state.store.reader().await?;
-        let page = match mode {
-            CountMode::Only => None,
-            _ => Some(
-                reader
-                    .compat()
-                    .list_sessions(&filter, &pagination)
-                    .await?
-                    .map(CompatSessionResource::from),
-            ),
-        };
-        let count = match mode {
-            CountMode::False => None,
-            _ => Some(reader.compat().count_sessions(&filter).await?),
-        };
+            .filter("filter[status]", status.0.map(SessionStatus::as_str));
+        let (page, count) = params
+            .read(
+                &state.store,
+                async |reader| reader.compat().list_sessions(&filter, &pagination).await,
+                async |reader| reader.compat().count_sessions(&filter).await,
+            )
+            .await?;
+        let page = page.map(|page| page.map(CompatSessionResource::from));
         Ok(CompatSessionList::new(&linker, &params, page, count))
     }
 }

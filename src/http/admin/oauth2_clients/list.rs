@@ -27,6 +27,16 @@ pub enum ClientKind {
     Dynamic,
 }
 
+impl ClientKind {
+    /// The value as it is written in a query string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Static => "static",
+            Self::Dynamic => "dynamic",
+        }
+    }
+}
+
 /// `filter[grant-type]` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 pub enum GrantType {
@@ -125,32 +135,18 @@ impl Api {
             }),
         };
         let linker = Linker::new("/oauth2-clients")
-            .filter(
-                "filter[client-kind]",
-                client_kind.0.map(|kind| match kind {
-                    ClientKind::Static => "static",
-                    ClientKind::Dynamic => "dynamic",
-                }),
-            )
+            .filter("filter[client-kind]", client_kind.0.map(ClientKind::as_str))
             .filter("filter[client-name]", client_name.0)
             .filter("filter[client-uri]", client_uri.0)
             .filter("filter[grant-type]", grant_type.0.map(GrantType::as_str));
-        let mode = params.count_mode();
-        let mut reader = state.store.reader().await?;
-        let page = match mode {
-            CountMode::Only => None,
-            _ => Some(
-                reader
-                    .oauth2_clients()
-                    .list(&filter, &pagination)
-                    .await?
-                    .map(OAuth2ClientResource::from),
-            ),
-        };
-        let count = match mode {
-            CountMode::False => None,
-            _ => Some(reader.oauth2_clients().count(&filter).await?),
-        };
+        let (page, count) = params
+            .read(
+                &state.store,
+                async |reader| reader.oauth2_clients().list(&filter, &pagination).await,
+                async |reader| reader.oauth2_clients().count(&filter).await,
+            )
+            .await?;
+        let page = page.map(|page| page.map(OAuth2ClientResource::from));
         Ok(OAuth2ClientList::new(&linker, &params, page, count))
     }
 }

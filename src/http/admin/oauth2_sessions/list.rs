@@ -114,43 +114,23 @@ impl Api {
         let linker = Linker::new("/oauth2-sessions")
             .filter("filter[user]", user)
             .filter("filter[client]", client)
-            .filter(
-                "filter[client-kind]",
-                client_kind.0.map(|kind| match kind {
-                    ClientKind::Static => "static",
-                    ClientKind::Dynamic => "dynamic",
-                }),
-            )
+            .filter("filter[client-kind]", client_kind.0.map(ClientKind::as_str))
             .filter("filter[user-session]", user_session)
             .filter("filter[scope]", scope.0)
-            .filter(
-                "filter[status]",
-                status.0.map(|status| match status {
-                    SessionStatus::Active => "active",
-                    SessionStatus::Finished => "finished",
-                }),
-            );
-        let mode = params.count_mode();
-        let mut reader = state.store.reader().await?;
-        let page = match mode {
-            CountMode::Only => None,
-            _ => Some(
-                reader
-                    .admin_sessions()
-                    .list_oauth2_sessions(&filter, &pagination)
-                    .await?
-                    .map(OAuth2SessionResource::from),
-            ),
-        };
-        let count = match mode {
-            CountMode::False => None,
-            _ => Some(
-                reader
-                    .admin_sessions()
-                    .count_oauth2_sessions(&filter)
-                    .await?,
-            ),
-        };
+            .filter("filter[status]", status.0.map(SessionStatus::as_str));
+        let (page, count) = params
+            .read(
+                &state.store,
+                async |reader| {
+                    reader
+                        .admin_sessions()
+                        .list_oauth2_sessions(&filter, &pagination)
+                        .await
+                },
+                async |reader| reader.admin_sessions().count_oauth2_sessions(&filter).await,
+            )
+            .await?;
+        let page = page.map(|page| page.map(OAuth2SessionResource::from));
         Ok(OAuth2SessionList::new(&linker, &params, page, count))
     }
 }

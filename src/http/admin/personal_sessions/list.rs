@@ -149,22 +149,14 @@ impl Api {
                 expires_after.0.map(|at| at.to_rfc3339()),
             )
             .filter("filter[expires]", expires.0);
-        let mode = params.count_mode();
-        let mut reader = state.store.reader().await?;
-        let page = match mode {
-            CountMode::Only => None,
-            _ => Some(
-                reader
-                    .personal()
-                    .list_sessions(&filter, &pagination)
-                    .await?
-                    .map(PersonalSessionResource::from),
-            ),
-        };
-        let count = match mode {
-            CountMode::False => None,
-            _ => Some(reader.personal().count_sessions(&filter).await?),
-        };
+        let (page, count) = params
+            .read(
+                &state.store,
+                async |reader| reader.personal().list_sessions(&filter, &pagination).await,
+                async |reader| reader.personal().count_sessions(&filter).await,
+            )
+            .await?;
+        let page = page.map(|page| page.map(PersonalSessionResource::from));
         Ok(PersonalSessionList::new(&linker, &params, page, count))
     }
 }

@@ -113,22 +113,14 @@ impl Api {
                 "filter[human-account-name]",
                 human_account_name.0.as_deref(),
             );
-        let mode = params.count_mode();
-        let mut reader = state.store.reader().await?;
-        let page = match mode {
-            CountMode::Only => None,
-            _ => Some(
-                reader
-                    .upstream()
-                    .page_links(&filter, &pagination)
-                    .await?
-                    .map(UpstreamOAuthLinkResource::from),
-            ),
-        };
-        let count = match mode {
-            CountMode::False => None,
-            _ => Some(reader.upstream().count_links(&filter).await?),
-        };
+        let (page, count) = params
+            .read(
+                &state.store,
+                async |reader| reader.upstream().page_links(&filter, &pagination).await,
+                async |reader| reader.upstream().count_links(&filter).await,
+            )
+            .await?;
+        let page = page.map(|page| page.map(UpstreamOAuthLinkResource::from));
         Ok(UpstreamOAuthLinkList::new(&linker, &params, page, count))
     }
 }

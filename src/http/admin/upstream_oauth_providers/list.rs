@@ -72,22 +72,14 @@ impl Api {
         let pagination = params.pagination()?;
         let filter = UpstreamProviderFilter { enabled: enabled.0 };
         let linker = Linker::new("/upstream-oauth-providers").filter("filter[enabled]", enabled.0);
-        let mode = params.count_mode();
-        let mut reader = state.store.reader().await?;
-        let page = match mode {
-            CountMode::Only => None,
-            _ => Some(
-                reader
-                    .upstream()
-                    .page_providers(&filter, &pagination)
-                    .await?
-                    .map(UpstreamOAuthProviderResource::from),
-            ),
-        };
-        let count = match mode {
-            CountMode::False => None,
-            _ => Some(reader.upstream().count_providers(&filter).await?),
-        };
+        let (page, count) = params
+            .read(
+                &state.store,
+                async |reader| reader.upstream().page_providers(&filter, &pagination).await,
+                async |reader| reader.upstream().count_providers(&filter).await,
+            )
+            .await?;
+        let page = page.map(|page| page.map(UpstreamOAuthProviderResource::from));
         Ok(UpstreamOAuthProviderList::new(
             &linker, &params, page, count,
         ))

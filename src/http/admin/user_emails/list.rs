@@ -85,22 +85,14 @@ impl Api {
         let linker = Linker::new("/user-emails")
             .filter("filter[user]", user)
             .filter("filter[email]", email.0.as_deref());
-        let mode = params.count_mode();
-        let mut reader = state.store.reader().await?;
-        let page = match mode {
-            CountMode::Only => None,
-            _ => Some(
-                reader
-                    .emails()
-                    .list(&filter, &pagination)
-                    .await?
-                    .map(UserEmailResource::from),
-            ),
-        };
-        let count = match mode {
-            CountMode::False => None,
-            _ => Some(reader.emails().count_filtered(&filter).await?),
-        };
+        let (page, count) = params
+            .read(
+                &state.store,
+                async |reader| reader.emails().list(&filter, &pagination).await,
+                async |reader| reader.emails().count_filtered(&filter).await,
+            )
+            .await?;
+        let page = page.map(|page| page.map(UserEmailResource::from));
         Ok(UserEmailList::new(&linker, &params, page, count))
     }
 }

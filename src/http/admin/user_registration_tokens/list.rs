@@ -92,22 +92,19 @@ impl Api {
             .filter("filter[revoked]", revoked.0)
             .filter("filter[expired]", expired.0)
             .filter("filter[valid]", valid.0);
-        let mode = params.count_mode();
-        let mut reader = state.store.reader().await?;
-        let page = match mode {
-            CountMode::Only => None,
-            _ => Some(
-                reader
-                    .registration_tokens()
-                    .list(&filter, &pagination)
-                    .await?
-                    .map(|token| RegistrationTokenResource::at(token, now)),
-            ),
-        };
-        let count = match mode {
-            CountMode::False => None,
-            _ => Some(reader.registration_tokens().count(&filter).await?),
-        };
+        let (page, count) = params
+            .read(
+                &state.store,
+                async |reader| {
+                    reader
+                        .registration_tokens()
+                        .list(&filter, &pagination)
+                        .await
+                },
+                async |reader| reader.registration_tokens().count(&filter).await,
+            )
+            .await?;
+        let page = page.map(|page| page.map(|token| RegistrationTokenResource::at(token, now)));
         Ok(RegistrationTokenList::new(&linker, &params, page, count))
     }
 }

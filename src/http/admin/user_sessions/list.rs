@@ -107,33 +107,24 @@ impl Api {
         let time = |at: Option<DateTime<Utc>>| at.map(|at| at.to_rfc3339());
         let linker = Linker::new("/user-sessions")
             .filter("filter[user]", user)
-            .filter(
-                "filter[status]",
-                status.0.map(|status| match status {
-                    SessionStatus::Active => "active",
-                    SessionStatus::Finished => "finished",
-                }),
-            )
+            .filter("filter[status]", status.0.map(SessionStatus::as_str))
             .filter("filter[created-before]", time(created_before.0))
             .filter("filter[created-after]", time(created_after.0))
             .filter("filter[last-active-before]", time(last_active_before.0))
             .filter("filter[last-active-after]", time(last_active_after.0));
-        let mode = params.count_mode();
-        let mut reader = state.store.reader().await?;
-        let page = match mode {
-            CountMode::Only => None,
-            _ => Some(
-                reader
-                    .admin_sessions()
-                    .list_user_sessions(&filter, &pagination)
-                    .await?
-                    .map(UserSessionResource::from),
-            ),
-        };
-        let count = match mode {
-            CountMode::False => None,
-            _ => Some(reader.admin_sessions().count_user_sessions(&filter).await?),
-        };
+        let (page, count) = params
+            .read(
+                &state.store,
+                async |reader| {
+                    reader
+                        .admin_sessions()
+                        .list_user_sessions(&filter, &pagination)
+                        .await
+                },
+                async |reader| reader.admin_sessions().count_user_sessions(&filter).await,
+            )
+            .await?;
+        let page = page.map(|page| page.map(UserSessionResource::from));
         Ok(UserSessionList::new(&linker, &params, page, count))
     }
 }

@@ -144,22 +144,14 @@ impl Api {
                 has_active_oauth2_session.0,
             )
             .filter("filter[active-oauth2-client]", client);
-        let mode = params.count_mode();
-        let mut reader = state.store.reader().await?;
-        let page = match mode {
-            CountMode::Only => None,
-            _ => Some(
-                reader
-                    .users()
-                    .list(&filter, &pagination)
-                    .await?
-                    .map(UserResource::from),
-            ),
-        };
-        let count = match mode {
-            CountMode::False => None,
-            _ => Some(reader.users().count_filtered(&filter).await?),
-        };
+        let (page, count) = params
+            .read(
+                &state.store,
+                async |reader| reader.users().list(&filter, &pagination).await,
+                async |reader| reader.users().count_filtered(&filter).await,
+            )
+            .await?;
+        let page = page.map(|page| page.map(UserResource::from));
         Ok(UserList::new(&linker, &params, page, count))
     }
 }
