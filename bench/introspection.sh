@@ -120,6 +120,20 @@ PY
     idle_rss=$(memory "$server")
     # The same load as during the logins below, alone, to compare with.
     alone32=$(TOKENS_FILE=$dir/tokens.txt wrk -t1 -c32 -d"${DURATION}s" -s bench/introspect.lua "$url" | result)
+    # The same load beside two busy loops at the lowest priority (SCHED_IDLE): on this kind of
+    # machine any CPU-bound work running beside introspection raises its p99, whatever the
+    # priority; this is the floor to compare the "during logins" line with.
+    local busy=() floor
+    for _ in 1 2; do
+        if command -v chrt >/dev/null; then
+            chrt -i 0 bash -c 'while :; do :; done' &
+        else
+            nice -n 19 bash -c 'while :; do :; done' &
+        fi
+        busy+=($!)
+    done
+    floor=$(TOKENS_FILE=$dir/tokens.txt wrk -t1 -c32 -d"${DURATION}s" -s bench/introspect.lua "$url" | result)
+    kill "${busy[@]}"; wait "${busy[@]}" 2>/dev/null || true
     # Logins alone, then logins with introspection traffic at the same time.
     local logins both_logins both_introspection
     logins=$(USERS=$TOKENS wrk -t1 -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s bench/login.lua "$url" | result)
@@ -138,6 +152,7 @@ PY
     echo "compat logins (argon2id), $LOGIN_CONNECTIONS connections: $logins"
     echo "  logins while introspecting:            $both_logins"
     echo "introspection, 32 connections, no logins:  $alone32"
+    echo "  beside two idle-priority busy loops:    $floor"
     echo "  introspection (32 conns) during logins: $both_introspection"
     echo "server RSS: after introspection $idle_rss; after logins $rss; peak $hwm MiB (anon + file)"
 }

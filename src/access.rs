@@ -16,13 +16,15 @@ use std::{
 use chrono::{DateTime, Utc};
 use ulid::Ulid;
 
+mod batch;
+
 use crate::{
     domain::{
         scopes::{MATRIX_API, SYNAPSE_ADMIN},
         tokens::TokenType,
         users::User,
     },
-    store::{Reader, Store, StoreError},
+    store::{Reader, Store, StoreError, compat::CompatTokenLookup},
 };
 
 /// The session a token belongs to.
@@ -80,27 +82,8 @@ pub async fn resolve_access_token(
     };
     let active = match token_type {
         TokenType::CompatAccessToken => {
-            let Some(found) = reader.compat().find_access_token(token).await? else {
-                return Ok(None);
-            };
-            if !found.token.is_valid(now) || found.session_finished {
-                return Ok(None);
-            }
-            let mut scopes = vec![MATRIX_API.to_owned()];
-            if found.is_synapse_admin {
-                scopes.push(SYNAPSE_ADMIN.to_owned());
-            }
-            ActiveToken {
-                token_type,
-                token_id: found.token.id,
-                session: SessionRef::Compat(found.session_id),
-                user: found.user,
-                scopes,
-                device_id: found.device_id,
-                client_id: "legacy".to_owned(),
-                issued_at: found.token.created_at,
-                expires_at: found.token.expires_at,
-            }
+            let found = reader.compat().find_access_token(token).await?;
+            return Ok(found.and_then(|found| compat_grant(found, now)));
         }
         TokenType::PersonalAccessToken => {
             let Some(found) = reader.personal().find_token(token).await? else {
@@ -145,6 +128,28 @@ pub async fn resolve_access_token(
     Ok(Some(active))
 }
 
+/// What a found compat access token grants at `now`, if it is active.
+fn compat_grant(found: CompatTokenLookup, now: DateTime<Utc>) -> Option<ActiveToken> {
+    if !found.token.is_valid(now) || found.session_finished || !found.user.is_active() {
+        return None;
+    }
+    let mut scopes = vec![MATRIX_API.to_owned()];
+    if found.is_synapse_admin {
+        scopes.push(SYNAPSE_ADMIN.to_owned());
+    }
+    Some(ActiveToken {
+        token_type: TokenType::CompatAccessToken,
+        token_id: found.token.id,
+        session: SessionRef::Compat(found.session_id),
+        user: found.user,
+        scopes,
+        device_id: found.device_id,
+        client_id: "legacy".to_owned(),
+        issued_at: found.token.created_at,
+        expires_at: found.token.expires_at,
+    })
+}
+
 /// A short-lived cache of active-token answers, so that the tokens Synapse asks about again and
 /// again cost no database lookup. Only active answers are kept (an unknown token is looked up
 /// every time). An answer goes stale when its TTL passes, when the token expires, or when a
@@ -154,6 +159,7 @@ pub async fn resolve_access_token(
 pub struct TokenCache {
     ttl: Duration,
     shards: Vec<Mutex<Shard>>,
+    compat_lookups: Arc<batch::CompatLookups>,
 }
 
 type Shard = HashMap<TokenKey, CachedToken, BuildHasherDefault<TokenKeyHasher>>;
@@ -235,11 +241,20 @@ impl TokenCache {
         Self {
             ttl,
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            compat_lookups: Arc::default(),
         }
     }
 
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// How long the answer for `key` is kept: between half and all of the TTL, spread by the
+    /// key (a digest, so evenly). Answers fetched together, as in a server's first seconds, then
+    /// do not all go stale together and come back as one burst of lookups.
+    fn ttl_for(&self, key: &TokenKey) -> Duration {
+        let spread = u32::from(key.0[31]);
+        self.ttl / 2 + self.ttl / 2 * spread / u32::from(u8::MAX)
     }
 
     fn shard(&self, key: &TokenKey) -> MutexGuard<'_, Shard> {
@@ -255,20 +270,20 @@ impl TokenCache {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Arc<Resolved>>, StoreError> {
-        if self.ttl.is_zero() {
-            return look_up(store, token, now).await;
-        }
-        if TokenType::check(token).is_err() {
+        let Ok(token_type) = TokenType::check(token) else {
             return Ok(None);
-        }
+        };
         let key = TokenKey(crate::crypto::sha256(token));
+        if self.ttl.is_zero() {
+            return self.look_up(store, token_type, token, &key, now).await;
+        }
         let invalidations = store.token_invalidations();
         // Read before the cache and the lookup: an invalidation learned after this point makes
         // what they return stale, instead of being hidden by it.
         let generation = invalidations.generation();
         let looked_up = Instant::now();
         if let Some(cached) = self.shard(&key).get_mut(&key)
-            && cached.looked_up.elapsed() < self.ttl
+            && cached.looked_up.elapsed() < self.ttl_for(&key)
             && cached
                 .answer
                 .token
@@ -281,7 +296,7 @@ impl TokenCache {
             cached.generation = generation;
             return Ok(Some(cached.answer.clone()));
         }
-        let found = look_up(store, token, now).await?;
+        let found = self.look_up(store, token_type, token, &key, now).await?;
         let mut shard = self.shard(&key);
         match &found {
             Some(answer) => {
@@ -303,21 +318,32 @@ impl TokenCache {
         }
         Ok(found)
     }
-}
 
-/// [`resolve_access_token`] on a lookup connection (see [`Store::lookup_reader`]).
-async fn look_up(
-    store: &Store,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<Arc<Resolved>>, StoreError> {
-    let mut reader = store.lookup_reader().await?;
-    match resolve_access_token(&mut reader, token, now).await {
-        Ok(found) => Ok(found.map(|token| Arc::new(Resolved::new(token)))),
-        Err(error) => {
-            reader.discard();
-            Err(error)
-        }
+    /// [`resolve_access_token`] without the cache. Compat access tokens, nearly all of what
+    /// Synapse asks about, are looked up in batches with other requests'; the rest on a lookup
+    /// connection (see [`Store::lookup_reader`]).
+    async fn look_up(
+        &self,
+        store: &Store,
+        token_type: TokenType,
+        token: &str,
+        key: &TokenKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Arc<Resolved>>, StoreError> {
+        let active = if token_type == TokenType::CompatAccessToken {
+            let found = self.compat_lookups.find(store, key.0).await?;
+            found.and_then(|found| compat_grant(found, now))
+        } else {
+            let mut reader = store.lookup_reader().await?;
+            match resolve_access_token(&mut reader, token, now).await {
+                Ok(active) => active,
+                Err(error) => {
+                    reader.discard();
+                    return Err(error);
+                }
+            }
+        };
+        Ok(active.map(|token| Arc::new(Resolved::new(token))))
     }
 }
 

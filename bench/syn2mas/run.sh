@@ -44,11 +44,20 @@ database: $1
 YAML
 }
 
+# CPU seconds all processes have used since boot (everything but idle and iowait in /proc/stat).
+busy_cpu_seconds() {
+    awk -v hz="$(getconf CLK_TCK)" '/^cpu / {print ($2 + $3 + $4 + $7 + $8) / hz}' /proc/stat
+}
+
 measure() { # $1 = label, then the command
     local label=$1; shift
+    local busy_before busy_after
+    busy_before=$(busy_cpu_seconds)
     /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$@" > "$work/out" 2> "$work/err" ||
         { cat "$work/err" >&2; exit 1; }
-    read -r secs rss_kb cpu_user cpu_sys < "$work/time"; echo "    process CPU: user ${cpu_user} s, sys ${cpu_sys} s"
+    busy_after=$(busy_cpu_seconds)
+    read -r secs rss_kb cpu_user cpu_sys < "$work/time"
+    echo "    CPU: importer user ${cpu_user} s, sys ${cpu_sys} s; whole machine (importer, databases) $(python3 -c "print(f'{$busy_after - $busy_before:.2f}')") s"
     local rows
     rows=$(grep -o '^[0-9]* rows written' "$work/err" | cut -d' ' -f1)
     python3 - "$label" "$n" "$rows" "$secs" "$rss_kb" <<'PY'

@@ -245,8 +245,9 @@ pub struct ExperimentalConfig {
     pub access_token_ttl: u64,
     /// Lifetime of expiring compatibility access tokens, in seconds.
     pub compat_token_ttl: u64,
-    /// Gatehouse extension: how long (seconds) an introspection answer for an active token is
-    /// reused without a database lookup; 0 turns the cache off. Changes made through this
+    /// Gatehouse extension: for how long at most (seconds) an introspection answer for an
+    /// active token is reused without a database lookup (each answer for between half and all
+    /// of it, so that answers do not all expire at once); 0 turns the cache off. Changes made through this
     /// server (logout, lock, …) take effect at once; changes made by another process sharing
     /// the database (a `gatehouse manage` command, another replica) within about a second
     /// (they are announced in the `token_invalidations` table); only edits made to the

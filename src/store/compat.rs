@@ -21,6 +21,61 @@ pub fn token_digest(token: &str) -> Vec<u8> {
     crate::crypto::sha256(token).to_vec()
 }
 
+/// How many tokens [`CompatRepo::find_access_tokens`] resolves in one query at most.
+pub const LOOKUP_BATCH: usize = 16;
+
+/// The token lookup statement for `slots` digests (a power of two up to [`LOOKUP_BATCH`]).
+fn lookup_statement(slots: usize) -> &'static str {
+    static STATEMENTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let statements = STATEMENTS.get_or_init(|| {
+        (0..=LOOKUP_BATCH.ilog2())
+            .map(|power| {
+                let placeholders = (1..=1usize << power)
+                    .map(|n| format!("${n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "SELECT t.access_token_sha256, t.compat_access_token_id,
+                            t.created_at AS token_created_at, t.expires_at,
+                            s.compat_session_id, s.user_id, s.device_id, s.is_synapse_admin,
+                            s.finished_at, u.username, u.created_at AS user_created_at,
+                            u.locked_at, u.deactivated_at, u.can_request_admin, u.is_guest
+                     FROM compat_access_tokens t
+                     JOIN compat_sessions s ON s.compat_session_id = t.compat_session_id
+                     JOIN users u ON u.user_id = s.user_id
+                     WHERE t.access_token_sha256 IN ({placeholders})"
+                )
+            })
+            .collect()
+    });
+    &statements[slots.ilog2() as usize]
+}
+
+fn lookup_from_row(row: &AnyRow) -> Result<CompatTokenLookup, StoreError> {
+    let session_id = get_ulid(row, "compat_session_id")?;
+    Ok(CompatTokenLookup {
+        token: CompatAccessToken {
+            id: get_ulid(row, "compat_access_token_id")?,
+            session_id,
+            created_at: get_time(row, "token_created_at")?,
+            expires_at: get_opt_time(row, "expires_at")?,
+        },
+        session_id,
+        device_id: row.try_get("device_id")?,
+        is_synapse_admin: get_flag(row, "is_synapse_admin")?,
+        session_finished: get_opt_time(row, "finished_at")?.is_some(),
+        user: User {
+            id: get_ulid(row, "user_id")?,
+            username: row.try_get("username")?,
+            created_at: get_time(row, "user_created_at")?,
+            locked_at: get_opt_time(row, "locked_at")?,
+            deactivated_at: get_opt_time(row, "deactivated_at")?,
+            can_request_admin: get_flag(row, "can_request_admin")?,
+            is_guest: get_flag(row, "is_guest")?,
+        },
+    })
+}
+
 /// Filters of the admin compat session list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompatSessionFilter {
@@ -157,50 +212,53 @@ impl<'c> CompatRepo<'c> {
     }
 
     /// Resolve an access token string to its token, session and user, whatever their state;
-    /// callers decide what counts as active. Only the columns that decide what a token grants
-    /// are read: this runs for every introspection the cache cannot answer.
+    /// callers decide what counts as active.
     pub async fn find_access_token(
         &mut self,
         token_string: &str,
     ) -> Result<Option<CompatTokenLookup>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT t.compat_access_token_id, t.created_at AS token_created_at, t.expires_at,
-                    s.compat_session_id, s.user_id, s.device_id, s.is_synapse_admin, s.finished_at,
-                    u.username, u.created_at AS user_created_at, u.locked_at, u.deactivated_at,
-                    u.can_request_admin, u.is_guest
-             FROM compat_access_tokens t
-             JOIN compat_sessions s ON s.compat_session_id = t.compat_session_id
-             JOIN users u ON u.user_id = s.user_id
-             WHERE t.access_token_sha256 = $1",
-        )
-        .bind(token_digest(token_string))
-        .fetch_optional(&mut *self.conn)
-        .await?
-        else {
-            return Ok(None);
+        let digest = crate::crypto::sha256(token_string);
+        let mut found = self.find_access_tokens(&[digest]).await?;
+        Ok(found.pop().map(|(_, lookup)| lookup))
+    }
+
+    /// Resolve up to [`LOOKUP_BATCH`] access tokens, given by their SHA-256 digests, in one
+    /// query. Each token found comes back with its digest; unknown ones are left out. Only the
+    /// columns that decide what a token grants are read: this runs for the introspections the
+    /// cache cannot answer.
+    pub async fn find_access_tokens(
+        &mut self,
+        digests: &[[u8; 32]],
+    ) -> Result<Vec<([u8; 32], CompatTokenLookup)>, StoreError> {
+        let Some(last) = digests.last() else {
+            return Ok(Vec::new());
         };
-        let session_id = get_ulid(&row, "compat_session_id")?;
-        Ok(Some(CompatTokenLookup {
-            token: CompatAccessToken {
-                id: get_ulid(&row, "compat_access_token_id")?,
-                session_id,
-                created_at: get_time(&row, "token_created_at")?,
-                expires_at: get_opt_time(&row, "expires_at")?,
-            },
-            session_id,
-            device_id: row.try_get("device_id")?,
-            is_synapse_admin: get_flag(&row, "is_synapse_admin")?,
-            session_finished: get_opt_time(&row, "finished_at")?.is_some(),
-            user: User {
-                id: get_ulid(&row, "user_id")?,
-                username: row.try_get("username")?,
-                created_at: get_time(&row, "user_created_at")?,
-                locked_at: get_opt_time(&row, "locked_at")?,
-                deactivated_at: get_opt_time(&row, "deactivated_at")?,
-                can_request_admin: get_flag(&row, "can_request_admin")?,
-                is_guest: get_flag(&row, "is_guest")?,
-            },
-        }))
+        assert!(
+            digests.len() <= LOOKUP_BATCH,
+            "at most {LOOKUP_BATCH} tokens per lookup"
+        );
+        // Few distinct statement texts, so that each stays prepared: the list is padded to a
+        // power of two by repeating the last digest.
+        let slots = digests.len().next_power_of_two();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(lookup_statement(slots)));
+        for digest in digests
+            .iter()
+            .chain(std::iter::repeat_n(last, slots - digests.len()))
+        {
+            query = query.bind(digest.to_vec());
+        }
+        let rows = query.fetch_all(&mut *self.conn).await?;
+        rows.iter()
+            .map(|row| {
+                let digest: Vec<u8> = row.try_get("access_token_sha256")?;
+                let digest =
+                    <[u8; 32]>::try_from(digest.as_slice()).map_err(|_| StoreError::Corrupt {
+                        column: "access_token_sha256",
+                        detail: format!("{} bytes, expected 32", digest.len()),
+                    })?;
+                Ok((digest, lookup_from_row(row)?))
+            })
+            .collect()
     }
 
     /// Resolve a refresh token string.

@@ -166,6 +166,8 @@ async fn tokens_resolve_by_digest_and_are_not_stored_in_clear(db: TestDb) {
 on_both_backends!(
     tokens_resolve_by_digest_and_are_not_stored_in_clear,
     token_invalidations_reach_other_handles_once,
+    tokens_resolve_in_batches,
+    concurrent_cache_misses_each_get_their_own_answer,
 );
 
 /// Invalidations committed through one store handle are learned by another (as by another
@@ -232,4 +234,168 @@ async fn token_invalidations_reach_other_handles_once(db: TestDb) {
     );
     // Fresh rows survive pruning.
     assert_eq!(here.prune_token_invalidations().await.unwrap(), 0);
+}
+
+/// `count` users, each with one compat session (device `DEV{i}`) and one access token. User 3
+/// is locked and session 5 finished, so their tokens exist but are not active.
+async fn seed_token_owners(
+    store: &gatehouse::store::Store,
+    clock: &MockClock,
+    count: usize,
+) -> Vec<String> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut repo = store.repo().await.unwrap();
+    let mut tokens = Vec::new();
+    for i in 0..count {
+        let user = User {
+            id: new_id(clock),
+            username: format!("owner{i}"),
+            created_at: clock.now(),
+            locked_at: (i == 3).then(|| clock.now()),
+            deactivated_at: None,
+            can_request_admin: false,
+            is_guest: false,
+        };
+        let session = CompatSession {
+            id: new_id(clock),
+            user_id: user.id,
+            device_id: Some(format!("DEV{i}")),
+            human_name: None,
+            created_at: clock.now(),
+            finished_at: (i == 5).then(|| clock.now()),
+            is_synapse_admin: i % 2 == 0,
+            last_active_at: None,
+            last_active_ip: None,
+            user_agent: None,
+        };
+        let token = TokenType::CompatAccessToken.generate(&mut rng);
+        let access = CompatAccessToken {
+            id: new_id(clock),
+            session_id: session.id,
+            created_at: clock.now(),
+            expires_at: None,
+        };
+        repo.users().add(&user).await.unwrap();
+        repo.compat().add_session(&session).await.unwrap();
+        repo.compat()
+            .add_access_token(&access, &token)
+            .await
+            .unwrap();
+        tokens.push(token);
+    }
+    repo.save().await.unwrap();
+    tokens
+}
+
+/// One statement resolves several digests: each known token comes back once with its own
+/// digest, whatever the order, repeats or unknown digests among them.
+async fn tokens_resolve_in_batches(db: TestDb) {
+    let store = db.store().await;
+    let clock = MockClock::default();
+    let tokens = seed_token_owners(&store, &clock, 20).await;
+    let digest = |token: &str| gatehouse::crypto::sha256(token);
+    let unknown = digest("mct_not_a_token_we_issued");
+    let asked = [
+        digest(&tokens[7]),
+        unknown,
+        digest(&tokens[2]),
+        digest(&tokens[7]),
+        digest(&tokens[19]),
+    ];
+    let mut reader = store.reader().await.unwrap();
+    let found = reader.compat().find_access_tokens(&asked).await.unwrap();
+    let mut names: Vec<(usize, String)> = found
+        .iter()
+        .map(|(d, lookup)| {
+            let at = asked.iter().position(|a| a == d).unwrap();
+            (at, lookup.user.username.clone())
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            (0, "owner7".to_owned()),
+            (2, "owner2".to_owned()),
+            (4, "owner19".to_owned())
+        ]
+    );
+    for (d, lookup) in &found {
+        let i: usize = lookup.user.username["owner".len()..].parse().unwrap();
+        assert_eq!(*d, digest(&tokens[i]));
+        assert_eq!(
+            lookup.device_id.as_deref(),
+            Some(format!("DEV{i}").as_str())
+        );
+    }
+    let all: Vec<[u8; 32]> = tokens[..gatehouse::store::compat::LOOKUP_BATCH]
+        .iter()
+        .map(|t| digest(t))
+        .collect();
+    assert_eq!(
+        reader
+            .compat()
+            .find_access_tokens(&all)
+            .await
+            .unwrap()
+            .len(),
+        all.len()
+    );
+    assert!(
+        reader
+            .compat()
+            .find_access_tokens(&[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Many introspection-style lookups missing the cache at once are answered in shared
+/// statements; each request still gets the answer for its own token: the right user and
+/// device, inactive for the locked user's, the finished session's and unknown tokens.
+async fn concurrent_cache_misses_each_get_their_own_answer(db: TestDb) {
+    let store = db.store().await;
+    let clock = MockClock::default();
+    let tokens = seed_token_owners(&store, &clock, 60).await;
+    // TTL 0: nothing is cached, every request is a miss.
+    let cache = std::sync::Arc::new(gatehouse::access::TokenCache::new(
+        std::time::Duration::ZERO,
+    ));
+    let mut asked: Vec<Option<usize>> = (0..tokens.len()).map(Some).collect();
+    asked.extend((0..tokens.len()).map(Some));
+    asked.extend((0..40).map(|_| None));
+    let requests: Vec<_> = asked
+        .iter()
+        .enumerate()
+        .map(|(n, which)| {
+            let cache = cache.clone();
+            let store = store.clone();
+            let token = match which {
+                Some(i) => tokens[*i].clone(),
+                None => TokenType::CompatAccessToken
+                    .generate(&mut rand::rngs::StdRng::seed_from_u64(1000 + n as u64)),
+            };
+            let now = clock.now();
+            tokio::spawn(async move { cache.resolve(&store, &token, now).await })
+        })
+        .collect();
+    for (which, request) in asked.iter().zip(requests) {
+        let answer = request.await.unwrap().unwrap();
+        match which {
+            Some(3) | Some(5) | None => assert!(answer.is_none(), "{which:?} must be inactive"),
+            Some(i) => {
+                let active = &answer.expect("an active token").token;
+                assert_eq!(active.user.username, format!("owner{i}"));
+                assert_eq!(
+                    active.device_id.as_deref(),
+                    Some(format!("DEV{i}").as_str())
+                );
+                assert_eq!(
+                    active.has_scope(gatehouse::domain::scopes::SYNAPSE_ADMIN),
+                    i % 2 == 0
+                );
+            }
+        }
+    }
 }
