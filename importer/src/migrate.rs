@@ -121,33 +121,31 @@ impl UserKey {
         }
     }
 
-    fn as_str(&self) -> &str {
+    /// The id's bytes: lookups compare bytes, and need not check that they are UTF-8 again.
+    fn as_bytes(&self) -> &[u8] {
         match self {
-            // Always valid UTF-8: copied whole from a String.
-            Self::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
-            }
-            Self::Heap(id) => id,
+            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Self::Heap(id) => id.as_bytes(),
         }
     }
 }
 
-impl std::borrow::Borrow<str> for UserKey {
-    fn borrow(&self) -> &str {
-        self.as_str()
+impl std::borrow::Borrow<[u8]> for UserKey {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
     }
 }
 
 impl std::hash::Hash for UserKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // The same as the str's hash, as `Borrow<str>` requires.
-        self.as_str().hash(state);
+        // The same as the byte slice's hash, as `Borrow<[u8]>` requires.
+        self.as_bytes().hash(state);
     }
 }
 
 impl PartialEq for UserKey {
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -227,6 +225,8 @@ impl Batcher {
 struct Reader<'a> {
     options: &'a MigrateOptions,
     rng: StdRng,
+    /// The id [`Reader::ulid_at`] made last.
+    last_id: Option<Ulid>,
     report: Report,
     meta: Vec<UserMeta>,
     /// Full user id (`@lp:server`) → index in `meta` and `report.users`. Keys come from the
@@ -240,12 +240,19 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// A new id for a row created at `ms`. Ids made in a row for the same millisecond follow
+    /// each other (the ULID spec's monotonic mode: the random part of the previous one plus
+    /// one), so rows that share a time (tokens never validated, which all get the migration's
+    /// time; emails added at once) are written in key order, and PostgreSQL's key builds find
+    /// them already sorted.
     fn ulid_at(&mut self, ms: i64) -> Ulid {
-        Ulid::from_parts(ms.max(0) as u64, self.rng.r#gen::<u128>())
+        let id = next_ulid(self.last_id, ms, &mut self.rng);
+        self.last_id = Some(id);
+        id
     }
 
     fn user(&self, user_id: &str) -> Option<u32> {
-        self.index.get(user_id).copied()
+        self.index.get(user_id.as_bytes()).copied()
     }
 
     /// The id of the compat session carrying a device: the device's time, and 80 bits of two
@@ -695,6 +702,15 @@ impl From<WriterGone> for ReadError {
     }
 }
 
+/// The id after `last` for time `ms`: `last` plus one in the same millisecond (while the
+/// random part does not overflow), else a fresh random one.
+fn next_ulid(last: Option<Ulid>, ms: i64, rng: &mut impl Rng) -> Ulid {
+    let ms = ms.max(0) as u64;
+    last.filter(|last| last.timestamp_ms() == ms)
+        .and_then(|last| last.increment())
+        .unwrap_or_else(|| Ulid::from_parts(ms, rng.r#gen::<u128>()))
+}
+
 fn count(counts: &mut EntityCounts, carried: bool) {
     counts.read += 1;
     if carried {
@@ -728,6 +744,7 @@ pub async fn migrate<S: Sink>(
     let mut reader = Reader {
         options,
         rng: StdRng::from_entropy(),
+        last_id: None,
         report: Report::default(),
         meta: Vec::new(),
         index: HashMap::default(),
@@ -812,7 +829,10 @@ pub fn now_ms() -> i64 {
 mod tests {
     use std::collections::HashMap;
 
-    use super::{UserKey, parse_ip};
+    use rand::{SeedableRng, rngs::StdRng};
+    use ulid::Ulid;
+
+    use super::{UserKey, next_ulid, parse_ip};
 
     #[test]
     fn user_keys_inline_or_not_find_the_same_ids() {
@@ -833,11 +853,30 @@ mod tests {
         for (i, id) in [&short, &exact, &long].into_iter().enumerate() {
             map.insert(UserKey::new(id.clone()), i as u32);
         }
-        assert_eq!(map.get(short.as_str()), Some(&0));
-        assert_eq!(map.get(exact.as_str()), Some(&1));
-        assert_eq!(map.get(long.as_str()), Some(&2));
-        assert_eq!(map.get("@alice:example.tes"), None);
-        assert_eq!(map.get(""), None);
+        assert_eq!(map.get(short.as_bytes()), Some(&0));
+        assert_eq!(map.get(exact.as_bytes()), Some(&1));
+        assert_eq!(map.get(long.as_bytes()), Some(&2));
+        assert_eq!(map.get("@alice:example.tes".as_bytes()), None);
+        assert_eq!(map.get("".as_bytes()), None);
+    }
+
+    #[test]
+    fn ids_made_in_the_same_millisecond_follow_each_other() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let first = next_ulid(None, 1_700_000_000_000, &mut rng);
+        let second = next_ulid(Some(first), 1_700_000_000_000, &mut rng);
+        let third = next_ulid(Some(second), 1_700_000_000_000, &mut rng);
+        assert!(first < second && second < third);
+        assert_eq!(second.random(), first.random() + 1);
+        assert_eq!(third.timestamp_ms(), 1_700_000_000_000);
+        // Another millisecond starts afresh, at its own time.
+        let other = next_ulid(Some(third), 1_600_000_000_000, &mut rng);
+        assert_eq!(other.timestamp_ms(), 1_600_000_000_000);
+        // No overflow into the timestamp: the last id of a millisecond is followed by a fresh
+        // random one.
+        let last = Ulid::from_parts(5, (1u128 << 80) - 1);
+        assert_eq!(next_ulid(Some(last), 5, &mut rng).timestamp_ms(), 5);
+        assert_eq!(next_ulid(None, -3, &mut rng).timestamp_ms(), 0);
     }
 
     #[test]

@@ -180,9 +180,15 @@ impl SynapseDb {
             SourceLocation::Postgres(options) => {
                 let mut conn = PgConnection::connect_with(options).await?;
                 crate::net::set_tcp_nodelay(&mut conn).await?;
-                sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .execute(&mut conn)
-                    .await?;
+                // No parallel workers: each is a new server process competing with this run's
+                // other connections for the same cores (the reads are single scans and one
+                // hash join, which one process streams fastest).
+                sqlx::raw_sql(
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+                     SET LOCAL max_parallel_workers_per_gather = 0",
+                )
+                .execute(&mut conn)
+                .await?;
                 if lock {
                     // EXCLUSIVE conflicts with Synapse's writes but not with plain reads: if
                     // Synapse is up and writing, this fails at once instead of waiting.

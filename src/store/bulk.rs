@@ -220,11 +220,17 @@ async fn load(
             }
         }
     }
-    // Sorting for a key build in memory instead of in temporary files (for the rest of the
-    // session: the connection may build more afterwards).
-    sqlx::raw_sql("SET maintenance_work_mem = '256MB'")
-        .execute(&mut conn)
-        .await?;
+    // Sorting for a key build in memory instead of in temporary files, and without parallel
+    // workers: the two loading connections already keep two cores busy, and each worker is
+    // one more server process to start (for the rest of the session: the connection may build
+    // more afterwards).
+    sqlx::raw_sql(
+        "SET maintenance_work_mem = '256MB';
+         SET max_parallel_maintenance_workers = 0;
+         SET max_parallel_workers_per_gather = 0",
+    )
+    .execute(&mut conn)
+    .await?;
     build(&mut conn, builds).await?;
     sqlx::raw_sql("COMMIT").execute(&mut conn).await?;
     Ok(conn)
@@ -298,6 +304,11 @@ impl BulkSink {
     async fn begin_postgres(url: &str) -> Result<Staged, BulkError> {
         let mut main = PgConnection::connect(url).await?;
         gatehouse_importer::net::set_tcp_nodelay(&mut main).await?;
+        // The foreign key checks are joins; on this connection too, no parallel workers (see
+        // `load`).
+        sqlx::raw_sql("SET max_parallel_workers_per_gather = 0")
+            .execute(&mut main)
+            .await?;
         let busy = non_empty_tables_pg(&mut main).await?;
         if !busy.is_empty() {
             return Err(not_empty(&busy));
