@@ -73,16 +73,10 @@ impl CompatLookups {
         match answered.await {
             Ok(Ok(found)) => Ok(found),
             // The batch failed, or its runner went away: look this token up alone.
-            Ok(Err(())) | Err(_) => {
-                let mut reader = store.lookup_reader().await?;
-                match reader.compat().find_access_tokens(&[digest]).await {
-                    Ok(mut found) => Ok(found.pop().map(|(_, lookup)| lookup)),
-                    Err(error) => {
-                        reader.discard();
-                        Err(error)
-                    }
-                }
-            }
+            Ok(Err(())) | Err(_) => Ok(look_up(store, &[digest])
+                .await?
+                .pop()
+                .map(|(_, lookup)| lookup)),
         }
     }
 }
