@@ -379,6 +379,7 @@ migrations! {
     2 => "0002_sessions_and_upstream",
     4 => "0004_admin_api_indexes",
     5 => "0005_token_invalidations",
+    6 => "0006_drop_redundant_indexes",
 }
 
 fn migrator(backend: Backend) -> Migrator {
