@@ -12,6 +12,7 @@
 //! - [`migrate`]: rows to records to the sink; [`report`] and [`progress`] say what happened.
 
 pub mod checks;
+mod huge_pages;
 pub mod migrate;
 pub mod net;
 pub mod progress;

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use ulid::Ulid;
 
 use crate::{
+    huge_pages::HugePages,
     progress::{Progress, ProgressMode},
     records::{
         AccessTokenRecord, CompatSessionRecord, EmailRecord, PasswordRecord, RefreshTokenRecord,
@@ -228,11 +229,12 @@ struct Reader<'a> {
     /// The id [`Reader::ulid_at`] made last.
     last_id: Option<Ulid>,
     report: Report,
-    meta: Vec<UserMeta>,
+    /// In blocks that ask for huge pages (see [`HugePages`]), like `index`.
+    meta: allocator_api2::vec::Vec<UserMeta, HugePages>,
     /// Full user id (`@lp:server`) → index in `meta` and `report.users`. Keys come from the
     /// Synapse database (not from the network); foldhash's seeded hasher is several times
     /// cheaper than SipHash on the million lookups of a large run.
-    index: HashMap<UserKey, u32, foldhash::fast::RandomState>,
+    index: hashbrown::HashMap<UserKey, u32, foldhash::fast::RandomState, HugePages>,
     /// Two independently keyed hashers: the random part of a device's session id (see
     /// [`Reader::session_id`]).
     session_keys: (RandomState, RandomState),
@@ -746,8 +748,8 @@ pub async fn migrate<S: Sink>(
         rng: StdRng::from_entropy(),
         last_id: None,
         report: Report::default(),
-        meta: Vec::new(),
-        index: HashMap::default(),
+        meta: allocator_api2::vec::Vec::new_in(HugePages),
+        index: hashbrown::HashMap::with_hasher_in(Default::default(), HugePages),
         session_keys: (RandomState::new(), RandomState::new()),
         batcher: Batcher {
             size: options.batch_size.max(1),
