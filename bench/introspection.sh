@@ -142,6 +142,14 @@ PY
     both_logins=$(USERS=$TOKENS wrk -t1 -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s bench/login.lua "$url" | result)
     wait "$other"
     both_introspection=$(cat "$dir/both-introspection")
+    # The steady rate of the paced run above, while logins run flat out: what Synapse's traffic
+    # sees while users log in.
+    local paced_logins both_paced
+    PAUSE_MS=$PAUSE_MS TOKENS_FILE=$dir/tokens.txt wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/introspect.lua "$url" | result >"$dir/both-paced" &
+    other=$!
+    paced_logins=$(USERS=$TOKENS wrk -t1 -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s bench/login.lua "$url" | result)
+    wait "$other"
+    both_paced=$(cat "$dir/both-paced")
     local rss hwm
     rss=$(memory "$server")
     hwm=$(awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$server/status")
@@ -151,6 +159,8 @@ PY
     echo "introspection, $CONNECTIONS connections, paced: $paced"
     echo "compat logins (argon2id), $LOGIN_CONNECTIONS connections: $logins"
     echo "  logins while introspecting:            $both_logins"
+    echo "introspection, $CONNECTIONS connections, paced, during logins: $both_paced"
+    echo "  logins meanwhile:                      $paced_logins"
     echo "introspection, 32 connections, no logins:  $alone32"
     echo "  beside two idle-priority busy loops:    $floor"
     echo "  introspection (32 conns) during logins: $both_introspection"
