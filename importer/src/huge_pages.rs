@@ -28,25 +28,24 @@ pub(crate) struct HugePages;
 // changes how the kernel backs the pages, never their contents or addresses.
 unsafe impl Allocator for HugePages {
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        let block = Global.allocate(layout)?;
-        if layout.size() >= ADVISED_FROM {
-            advise(block);
-        }
-        Ok(block)
+        Global.allocate(layout).map(advise_if_large)
     }
 
     fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        let block = Global.allocate_zeroed(layout)?;
-        if layout.size() >= ADVISED_FROM {
-            advise(block);
-        }
-        Ok(block)
+        Global.allocate_zeroed(layout).map(advise_if_large)
     }
 
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: the caller passes a block this allocator (so `Global`) made with `layout`.
         unsafe { Global.deallocate(ptr, layout) }
     }
+}
+
+fn advise_if_large(block: NonNull<[u8]>) -> NonNull<[u8]> {
+    if block.len() >= ADVISED_FROM {
+        advise(block);
+    }
+    block
 }
 
 /// Ask for huge pages on the whole 2 MiB-aligned pages inside `block`.
