@@ -5,19 +5,19 @@
 //!
 //! PostgreSQL: the rows go, with binary `COPY … FROM STDIN`, into copies of the tables in a
 //! staging schema, on two connections in parallel (the user tables on one, the sessions and
-//! tokens on the other); each builds its tables' keys and indexes and commits. Then ONE short
-//! transaction checks that the real tables are still empty, adds the foreign keys between the
-//! staged tables (validating every row), drops the empty real tables and moves the staged ones
-//! into their place, and restores the foreign keys other tables had on them. A crash or kill
-//! before that transaction commits leaves the real tables untouched; the staging schema is
-//! dropped at the start and the end of every run. A dry run does everything, then rolls the
-//! last transaction back.
+//! tokens on the other); each builds its tables' keys and indexes, adds the foreign keys
+//! between them (validating every row) and commits, and the foreign keys across the two sets
+//! are then validated on both connections at once. Then ONE short transaction checks that the
+//! real tables are still empty, drops them and moves the staged ones into their place, and
+//! restores the foreign keys other tables had on them. A crash or kill before that transaction
+//! commits leaves the real tables untouched; the staging schema is dropped at the start and the
+//! end of every run. A dry run does everything, then rolls the last transaction back.
 //!
 //! SQLite: multi-row `INSERT`s of 100 rows per statement in ONE transaction on a native
 //! connection, with the tables' secondary indexes dropped for the load and rebuilt before the
 //! commit. Tokens are stored as SHA-256 digests only, like every other token.
 
-use std::str::FromStr;
+use std::{collections::BTreeMap, str::FromStr};
 
 use gatehouse_importer::{
     AccessTokenRecord, CompatSessionRecord, EmailRecord, RefreshTokenRecord, Sink,
@@ -109,18 +109,15 @@ struct Staged {
     main: PgConnection,
     /// `current_schema()`, quoted: where the real tables are.
     schema: String,
-    /// The main connection's `search_path`, restored after the staged foreign keys are added.
-    search_path: String,
     loaders: Vec<Loader>,
     /// The keys and indexes of the second loader's tables: it commits right after its COPYs
     /// (the last of the load), then both loaders' connections build these in parallel, one
     /// list each.
     late_builds: [Vec<String>; 2],
-    /// `ALTER TABLE … ADD CONSTRAINT` for the foreign keys between migrated tables, run on the
-    /// staged tables (with the staging schema first in the search path).
-    /// [0]: those between tables of the first loader, validated while the second loader's keys
-    /// are still being built; [1]: the others, validated after.
-    inner_foreign_keys: [Vec<String>; 2],
+    /// The foreign keys between migrated tables that involve the second loader's tables,
+    /// added to the staged tables after the late builds. (Those between the first loader's
+    /// tables are added by that loader, before it commits.)
+    late_foreign_keys: Vec<ForeignKey>,
     /// (table, constraint) of foreign keys other tables have on the migrated ones: dropped
     /// before the real tables go.
     outer_drops: Vec<(String, String)>,
@@ -140,6 +137,31 @@ enum Job {
     /// Everything was sent: build the keys and commit. A loader whose channel closes without
     /// this rolls back.
     Finish,
+}
+
+/// A foreign key between two migrated tables, as the real tables have it.
+struct ForeignKey {
+    /// The referencing table (unqualified, as `regclass` prints it).
+    table: String,
+    /// The constraint's name, quoted.
+    name: String,
+    /// `FOREIGN KEY (…) REFERENCES …` (the referenced table unqualified: the staging schema
+    /// comes first in the search path when it is added).
+    definition: String,
+    /// The referenced table.
+    referenced: String,
+}
+
+impl ForeignKey {
+    fn add(&self, not_valid: bool) -> String {
+        format!(
+            "ALTER TABLE {STAGING_SCHEMA}.{} ADD CONSTRAINT {} {}{}",
+            self.table,
+            self.name,
+            self.definition,
+            if not_valid { " NOT VALID" } else { "" }
+        )
+    }
 }
 
 struct Loader {
@@ -185,14 +207,30 @@ impl Loader {
     }
 }
 
-/// One loading connection: create the staged tables, COPY into them, build their keys and
-/// indexes (those in `builds`), commit; the connection is handed back for more work.
-async fn load(
+/// What one loading connection creates, builds and checks.
+struct LoadPlan {
     url: String,
+    /// The main connection's `search_path`.
+    search_path: String,
+    /// `CREATE TABLE` of its staged tables.
     creates: Vec<String>,
+    /// Their keys and indexes, built after the COPYs.
     builds: Vec<String>,
-    mut jobs: mpsc::Receiver<Job>,
-) -> Result<PgConnection, BulkError> {
+    /// The foreign keys between its own tables, added (validated) after the builds.
+    foreign_keys: Vec<ForeignKey>,
+}
+
+/// One loading connection: create the staged tables, COPY into them, build their keys and
+/// indexes, add the foreign keys between them, commit; the connection is handed back for more
+/// work.
+async fn load(plan: LoadPlan, mut jobs: mpsc::Receiver<Job>) -> Result<PgConnection, BulkError> {
+    let LoadPlan {
+        url,
+        search_path,
+        creates,
+        builds,
+        foreign_keys,
+    } = plan;
     let mut conn = PgConnection::connect(&url).await?;
     gatehouse_importer::net::set_tcp_nodelay(&mut conn).await?;
     // The tables are created in the transaction that fills them, so COPY may write frozen
@@ -222,18 +260,127 @@ async fn load(
     }
     // Sorting for a key build in memory instead of in temporary files, and without parallel
     // workers: the two loading connections already keep two cores busy, and each worker is
-    // one more server process to start (for the rest of the session: the connection may build
-    // more afterwards).
+    // one more server process to start. A foreign key is checked with one anti-join of the
+    // two tables; with their keys just built (and the rows frozen, so index-only scans), a
+    // merge join of the two indexes measured two to three times cheaper than the hash join
+    // the planner picks for tables it has no statistics on (see `plan_check` for small
+    // tables). For the rest of the session: the connection builds and checks more afterwards.
     sqlx::raw_sql(
         "SET maintenance_work_mem = '256MB';
          SET max_parallel_maintenance_workers = 0;
-         SET max_parallel_workers_per_gather = 0",
+         SET max_parallel_workers_per_gather = 0;
+         SET enable_hashjoin = off",
     )
     .execute(&mut conn)
     .await?;
+    staging_first(&mut conn, &search_path).await?;
     build(&mut conn, builds).await?;
+    for key in &foreign_keys {
+        plan_check(&mut conn, key).await?;
+        execute(&mut conn, key.add(false)).await?;
+    }
     sqlx::raw_sql("COMMIT").execute(&mut conn).await?;
     Ok(conn)
+}
+
+/// Resolve unqualified table names to the staged tables first, for the rest of the session.
+async fn staging_first(conn: &mut PgConnection, search_path: &str) -> Result<(), BulkError> {
+    sqlx::query("SELECT set_config('search_path', $1, false)")
+        .bind(format!("{STAGING_SCHEMA}, {search_path}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn execute(conn: &mut PgConnection, sql: String) -> Result<(), BulkError> {
+    tracing::debug!("running: {sql}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Choose how the next foreign key check joins: when the referencing table has far fewer rows
+/// than the referenced one (refresh tokens against sessions), one index lookup per row beats
+/// reading the whole referenced key (measured 3 to 4 times cheaper); otherwise the merge join.
+/// The row counts are those the key builds recorded.
+async fn plan_check(conn: &mut PgConnection, key: &ForeignKey) -> Result<(), BulkError> {
+    let rows = |table: &str| format!("{STAGING_SCHEMA}.{table}");
+    let (referencing, referenced): (f32, f32) = sqlx::query_as(
+        "SELECT COALESCE((SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)), -1),
+                COALESCE((SELECT reltuples FROM pg_class WHERE oid = to_regclass($2)), -1)",
+    )
+    .bind(rows(&key.table))
+    .bind(rows(&key.referenced))
+    .fetch_one(&mut *conn)
+    .await?;
+    let lookups = referencing >= 0.0 && referencing * 8.0 < referenced;
+    let sql = if lookups {
+        "SET enable_mergejoin = off"
+    } else {
+        "SET enable_mergejoin = on"
+    };
+    sqlx::raw_sql(sql).execute(conn).await?;
+    Ok(())
+}
+
+/// Add `keys` (between staged tables committed by now) on the two connections at once: all
+/// are added unvalidated first, then validated, those of one referencing table on the same
+/// connection (validating locks the referencing table against itself, but only lightly locks
+/// the referenced one, so keys of different tables are checked in parallel).
+async fn add_in_parallel(
+    conns: &mut [PgConnection; 2],
+    keys: Vec<ForeignKey>,
+) -> Result<(), BulkError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let [a, b] = conns;
+    for key in &keys {
+        execute(a, key.add(true)).await?;
+    }
+    let mut by_table: BTreeMap<String, Vec<ForeignKey>> = BTreeMap::new();
+    for key in keys {
+        by_table.entry(key.table.clone()).or_default().push(key);
+    }
+    // The biggest referencing tables first, each to the connection with less to check so far.
+    let mut sized = Vec::new();
+    for (table, keys) in by_table {
+        let rows: f32 = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)), 0)",
+        )
+        .bind(format!("{STAGING_SCHEMA}.{table}"))
+        .fetch_one(&mut *a)
+        .await?;
+        sized.push((rows.max(0.0) as f64 * keys.len() as f64, keys));
+    }
+    sized.sort_by(|x, y| y.0.total_cmp(&x.0));
+    let mut lists: [(f64, Vec<ForeignKey>); 2] = [(0.0, Vec::new()), (0.0, Vec::new())];
+    for (weight, keys) in sized {
+        let lighter = usize::from(lists[1].0 < lists[0].0);
+        lists[lighter].0 += weight;
+        lists[lighter].1.extend(keys);
+    }
+    let [(_, for_a), (_, for_b)] = lists;
+    let (checked_a, checked_b) = tokio::join!(validate(a, for_a), validate(b, for_b));
+    checked_a?;
+    checked_b
+}
+
+/// Validate foreign keys added unvalidated.
+async fn validate(conn: &mut PgConnection, keys: Vec<ForeignKey>) -> Result<(), BulkError> {
+    for key in &keys {
+        plan_check(conn, key).await?;
+        execute(
+            conn,
+            format!(
+                "ALTER TABLE {STAGING_SCHEMA}.{} VALIDATE CONSTRAINT {}",
+                key.table, key.name
+            ),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn build(conn: &mut PgConnection, builds: Vec<String>) -> Result<(), BulkError> {
@@ -380,7 +527,9 @@ impl BulkSink {
             0 => builds[0].push(sql),
             _ => late_builds[usize::from(table != "compat_sessions")].push(sql),
         };
-        let mut inner_foreign_keys = [Vec::new(), Vec::new()];
+        // Foreign keys between the first loader's tables (it adds them), and the others.
+        let mut early_foreign_keys = Vec::new();
+        let mut late_foreign_keys = Vec::new();
         let mut outer_drops = Vec::new();
         let mut outer_foreign_keys = Vec::new();
         // Keys first, then plain indexes, in each loader.
@@ -403,11 +552,19 @@ impl BulkSink {
         for (table, name, def, _, referenced) in constraints.iter().filter(|c| c.3 == "f") {
             let add = format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}");
             match (ours(table), ours(referenced)) {
-                (true, true) => inner_foreign_keys
-                    [usize::from(loader_of(table) + loader_of(referenced) > 0)]
-                .push(format!(
-                    "ALTER TABLE {STAGING_SCHEMA}.{table} ADD CONSTRAINT {name} {def}"
-                )),
+                (true, true) => {
+                    let key = ForeignKey {
+                        table: table.clone(),
+                        name: name.clone(),
+                        definition: def.clone(),
+                        referenced: referenced.clone(),
+                    };
+                    if loader_of(table) + loader_of(referenced) == 0 {
+                        early_foreign_keys.push(key);
+                    } else {
+                        late_foreign_keys.push(key);
+                    }
+                }
                 (true, false) => outer_foreign_keys.push(add),
                 (false, _) => {
                     outer_drops.push((table.clone(), name.clone()));
@@ -425,6 +582,7 @@ impl BulkSink {
         sqlx::raw_sql("BEGIN").execute(&mut main).await?;
 
         let mut loaders = Vec::new();
+        let mut foreign_keys = [early_foreign_keys, Vec::new()].into_iter();
         for (index, builds) in builds.into_iter().enumerate() {
             let creates = MIGRATION_TABLES
                 .iter()
@@ -436,7 +594,14 @@ impl BulkSink {
                 })
                 .collect();
             let (jobs, receiver) = mpsc::channel(2);
-            let task = tokio::spawn(load(url.to_owned(), creates, builds, receiver));
+            let plan = LoadPlan {
+                url: url.to_owned(),
+                search_path: search_path.clone(),
+                creates,
+                builds,
+                foreign_keys: foreign_keys.next().unwrap_or_default(),
+            };
+            let task = tokio::spawn(load(plan, receiver));
             loaders.push(Loader {
                 jobs,
                 finishing: false,
@@ -446,10 +611,9 @@ impl BulkSink {
         Ok(Staged {
             main,
             schema,
-            search_path,
             loaders,
             late_builds,
-            inner_foreign_keys,
+            late_foreign_keys,
             outer_drops,
             outer_foreign_keys,
             grants,
@@ -606,14 +770,8 @@ impl BulkSink {
     }
 }
 
-/// In the main transaction: lock the real tables, check they are still empty, and validate
-/// `foreign_keys` (staged tables first in the search path, which stays so for more).
-async fn prepare_swap(
-    main: &mut PgConnection,
-    real: &[String],
-    search_path: &str,
-    foreign_keys: &[String],
-) -> Result<(), BulkError> {
+/// In the main transaction: lock the real tables and check they are still empty.
+async fn prepare_swap(main: &mut PgConnection, real: &[String]) -> Result<(), BulkError> {
     // Nothing may write the real tables between the check and the swap.
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
@@ -624,27 +782,6 @@ async fn prepare_swap(
     let busy = non_empty_tables_pg(main).await?;
     if !busy.is_empty() {
         return Err(not_empty(&busy));
-    }
-    // Each foreign key is checked with one anti-join of the two tables. With their indexes
-    // just built (and the rows frozen, so index-only scans), a merge join of the two indexes
-    // measured two to three times cheaper than the hash join the planner picks for tables it
-    // has no statistics on. The settings end with the transaction.
-    sqlx::query("SELECT set_config('search_path', $1, true)")
-        .bind(format!("{STAGING_SCHEMA}, {search_path}"))
-        .execute(&mut *main)
-        .await?;
-    sqlx::raw_sql("SET LOCAL enable_hashjoin = off; SET LOCAL maintenance_work_mem = '256MB'")
-        .execute(&mut *main)
-        .await?;
-    validate(main, foreign_keys).await
-}
-
-async fn validate(main: &mut PgConnection, foreign_keys: &[String]) -> Result<(), BulkError> {
-    for sql in foreign_keys {
-        tracing::debug!("validating: {sql}");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
-            .execute(&mut *main)
-            .await?;
     }
     Ok(())
 }
@@ -663,34 +800,32 @@ impl Staged {
             .iter()
             .map(|t| format!("{}.{t}", self.schema))
             .collect();
-        let [early, late] = std::mem::take(&mut self.inner_foreign_keys);
+        let late_keys = std::mem::take(&mut self.late_foreign_keys);
         let [late_a, late_b] = std::mem::take(&mut self.late_builds);
-        // The second loader's keys build on the two loading connections while the main one
-        // validates the foreign keys between the first loader's tables (disjoint tables, so
-        // no lock waits).
-        let late_builds = async {
-            if let [a, b] = conns.as_mut_slice() {
+        // The second loader's keys build on the two loading connections, then the foreign keys
+        // that involve its tables are checked on both, while the main connection locks the
+        // real tables.
+        let late = async {
+            let Ok(mut pair) = <[PgConnection; 2]>::try_from(conns) else {
+                return Err(BulkError::Loader(
+                    "expected two loading connections".to_owned(),
+                ));
+            };
+            {
+                let [a, b] = &mut pair;
                 let (built_a, built_b) = tokio::join!(build(a, late_a), build(b, late_b));
                 built_a?;
                 built_b?;
             }
-            Ok::<(), BulkError>(())
+            add_in_parallel(&mut pair, late_keys).await?;
+            Ok(pair)
         };
-        let (prepared, built) = tokio::join!(
-            prepare_swap(&mut self.main, &real, &self.search_path, &early),
-            late_builds
-        );
+        let (prepared, late) = tokio::join!(prepare_swap(&mut self.main, &real), late);
         prepared?;
-        built?;
-        for conn in conns {
+        for conn in late? {
             conn.close().await?;
         }
         let main = &mut self.main;
-        validate(main, &late).await?;
-        sqlx::query("SELECT set_config('search_path', $1, true)")
-            .bind(&self.search_path)
-            .execute(&mut *main)
-            .await?;
         for (table, name) in &self.outer_drops {
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                 "ALTER TABLE {table} DROP CONSTRAINT {name}"
