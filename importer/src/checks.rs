@@ -230,29 +230,29 @@ async fn check_database(
     options: &CheckOptions,
     out: &mut CheckOutcome,
 ) -> Result<(), SourceError> {
-    // Users of another server cannot be mapped to a localpart here.
-    let servers = db
-        .text_counts(match db {
-            SynapseDb::Postgres(_) => {
-                "SELECT substr(name, strpos(name, ':') + 1), count(*) FROM users GROUP BY 1"
+    // Users of another server cannot be mapped to a localpart here. One scan counts them and
+    // the guests; only when there are any does a second one name their servers.
+    let (foreign, guests) = db.user_counts(&synapse.server_name).await?;
+    if foreign > 0 {
+        let servers = db
+            .text_counts(match db {
+                SynapseDb::Postgres(_) => {
+                    "SELECT substr(name, strpos(name, ':') + 1), count(*) FROM users GROUP BY 1"
+                }
+                SynapseDb::Sqlite(_) => {
+                    "SELECT substr(name, instr(name, ':') + 1), count(*) FROM users GROUP BY 1"
+                }
+            })
+            .await?;
+        for (server, count) in &servers {
+            if *server != synapse.server_name {
+                out.error(format!(
+                    "{count} user(s) in Synapse's users table belong to server {server:?}, not server_name {:?}; check that --synapse-config matches this database",
+                    synapse.server_name
+                ));
             }
-            SynapseDb::Sqlite(_) => {
-                "SELECT substr(name, instr(name, ':') + 1), count(*) FROM users GROUP BY 1"
-            }
-        })
-        .await?;
-    for (server, count) in &servers {
-        if *server != synapse.server_name {
-            out.error(format!(
-                "{count} user(s) in Synapse's users table belong to server {server:?}, not server_name {:?}; check that --synapse-config matches this database",
-                synapse.server_name
-            ));
         }
     }
-
-    let guests = db
-        .scalar("SELECT count(*) FROM users WHERE is_guest <> 0")
-        .await?;
     if guests > 0 {
         out.warn(format!(
             "{guests} guest user(s) exist; they are migrated as guests but cannot log in, and their devices and tokens are not carried over"

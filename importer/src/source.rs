@@ -295,6 +295,38 @@ impl SynapseDb {
         })
     }
 
+    /// (users whose id is not on `server_name`, guest users), in one scan of `users`. A user
+    /// id is on the server when everything after its first `:` is the server name.
+    pub(crate) async fn user_counts(
+        &mut self,
+        server_name: &str,
+    ) -> Result<(i64, i64), SourceError> {
+        Ok(match self {
+            Self::Postgres(conn) => {
+                sqlx::query_as(
+                    "SELECT count(*) FILTER (WHERE strpos(name, ':') <> length(name) - length($1)
+                                               OR right(name, length($1)) <> $1),
+                            count(*) FILTER (WHERE is_guest <> 0)
+                     FROM users",
+                )
+                .bind(server_name)
+                .fetch_one(conn)
+                .await?
+            }
+            Self::Sqlite(conn) => {
+                sqlx::query_as(
+                    "SELECT count(*) FILTER (WHERE instr(name, ':') <> length(name) - length(?1)
+                                               OR substr(name, -length(?1)) <> ?1),
+                            count(*) FILTER (WHERE is_guest <> 0)
+                     FROM users",
+                )
+                .bind(server_name)
+                .fetch_one(conn)
+                .await?
+            }
+        })
+    }
+
     /// Rows of (text, count) from a query (for the checks).
     pub(crate) async fn text_counts(
         &mut self,

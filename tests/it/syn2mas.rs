@@ -555,6 +555,38 @@ async fn run_fixture(db: TestDb, synapse: SynapseFixture) {
     // A second run refuses: the target is no longer empty.
     let text = expect_code(&syn2mas(&cli, &synapse, &["migrate"]), 10);
     assert!(text.contains("is not empty"), "{text}");
+
+    // Users of another server (one whose name ends like ours) block the migration, named.
+    synapse_execute(
+        &synapse,
+        "INSERT INTO users (name, creation_ts, is_guest, admin, deactivated, locked, suspended)
+         VALUES ('@alien:other.test', 0, 0, 0, 0, FALSE, FALSE),
+                ('@twin:sub.example.test', 0, 0, 0, 0, FALSE, FALSE),
+                ('@odd:name:example.test', 0, 0, 0, 0, FALSE, FALSE)",
+    )
+    .await;
+    let text = expect_code(&syn2mas(&cli, &synapse, &["check"]), 10);
+    for server in ["other.test", "sub.example.test", "name:example.test"] {
+        assert!(
+            text.contains(&format!(
+                "1 user(s) in Synapse's users table belong to server \"{server}\""
+            )),
+            "{server}: {text}"
+        );
+    }
+}
+
+/// Run `sql` on the fixture's Synapse database.
+async fn synapse_execute(synapse: &SynapseFixture, sql: &'static str) {
+    if synapse.uri.starts_with("sqlite:") {
+        let mut conn = SqliteConnection::connect(&synapse.uri).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    } else {
+        let mut conn = PgConnection::connect(&synapse.uri).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    }
 }
 
 async fn migrates_sqlite_synapse(db: TestDb) {
