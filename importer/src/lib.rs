@@ -15,6 +15,7 @@ pub mod checks;
 mod huge_pages;
 pub mod migrate;
 pub mod net;
+mod pg_copy;
 pub mod progress;
 pub mod records;
 pub mod report;

@@ -6,14 +6,14 @@
 
 use std::{path::PathBuf, str::FromStr};
 
-use futures_util::{StreamExt, stream::BoxStream};
+use futures_util::{StreamExt, TryStreamExt, stream::BoxStream};
 use sqlx::{
     Connection, PgConnection, Row, SqliteConnection,
-    postgres::{PgConnectOptions, PgRow},
+    postgres::PgConnectOptions,
     sqlite::{SqliteConnectOptions, SqliteRow},
 };
 
-use crate::synapse_config::SynapseConfig;
+use crate::{pg_copy::CopyReader, synapse_config::SynapseConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -141,26 +141,21 @@ pub(crate) trait Cells {
     fn opt_text(&self, index: usize) -> Result<Option<String>, sqlx::Error>;
 }
 
-macro_rules! cells_for {
-    ($row:ty) => {
-        impl Cells for $row {
-            fn int(&self, index: usize) -> Result<i64, sqlx::Error> {
-                self.try_get(index)
-            }
-            fn opt_int(&self, index: usize) -> Result<Option<i64>, sqlx::Error> {
-                self.try_get(index)
-            }
-            fn text(&self, index: usize) -> Result<String, sqlx::Error> {
-                self.try_get(index)
-            }
-            fn opt_text(&self, index: usize) -> Result<Option<String>, sqlx::Error> {
-                self.try_get(index)
-            }
-        }
-    };
+/// SQLite rows (PostgreSQL's are read from binary COPY data: `pg_copy`).
+impl Cells for SqliteRow {
+    fn int(&self, index: usize) -> Result<i64, sqlx::Error> {
+        self.try_get(index)
+    }
+    fn opt_int(&self, index: usize) -> Result<Option<i64>, sqlx::Error> {
+        self.try_get(index)
+    }
+    fn text(&self, index: usize) -> Result<String, sqlx::Error> {
+        self.try_get(index)
+    }
+    fn opt_text(&self, index: usize) -> Result<Option<String>, sqlx::Error> {
+        self.try_get(index)
+    }
 }
-cells_for!(PgRow);
-cells_for!(SqliteRow);
 
 /// A row type read by one query.
 pub(crate) trait FromCells: Sized + Send + 'static {
@@ -254,7 +249,22 @@ impl SynapseDb {
             Ok(T::from_cells(&row?)?)
         }
         match self {
-            Self::Postgres(conn) => sqlx::raw_sql(T::SQL).fetch(conn).map(map).boxed(),
+            Self::Postgres(conn) => {
+                // Binary COPY of the same query: see `pg_copy`.
+                let sql = format!("COPY ({}) TO STDOUT (FORMAT binary)", T::SQL);
+                futures_util::stream::once(async move { conn.copy_out_raw(&sql).await })
+                    .map_ok(|chunks| {
+                        futures_util::stream::try_unfold(
+                            CopyReader::new(chunks),
+                            |mut reader| async move {
+                                Ok(reader.next::<T>().await?.map(|row| (row, reader)))
+                            },
+                        )
+                    })
+                    .map_err(SourceError::from)
+                    .try_flatten()
+                    .boxed()
+            }
             Self::Sqlite(conn) => sqlx::raw_sql(T::SQL).fetch(conn).map(map).boxed(),
         }
     }
