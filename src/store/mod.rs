@@ -380,6 +380,7 @@ migrations! {
     4 => "0004_admin_api_indexes",
     5 => "0005_token_invalidations",
     6 => "0006_drop_redundant_indexes",
+    7 => "0007_compat_sessions_active_by_user",
 }
 
 fn migrator(backend: Backend) -> Migrator {
