@@ -111,15 +111,23 @@ PY
         sleep 0.05
     done
     local url="http://127.0.0.1:$port"
-    TOKENS_FILE=$dir/tokens.txt wrk -t2 -c"$CONNECTIONS" -d3s -s bench/introspect.lua "$url" >/dev/null
+    # introspect THREADS CONNECTIONS [SECONDS]: one wrk run over the tokens (paced when
+    # PAUSE_MS is set for it), its result line. run_logins: one run of compat logins.
+    introspect() {
+        TOKENS_FILE=$dir/tokens.txt wrk -t"$1" -c"$2" -d"${3:-$DURATION}s" -s bench/introspect.lua "$url" | result
+    }
+    run_logins() {
+        USERS=$TOKENS wrk -t1 -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s bench/login.lua "$url" | result
+    }
+    introspect 2 "$CONNECTIONS" 3 >/dev/null
     local introspection paced
-    introspection=$(TOKENS_FILE=$dir/tokens.txt wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/introspect.lua "$url" | result)
+    introspection=$(introspect 2 "$CONNECTIONS")
     # The same connections at a steady rate of about 20,000 req/s rather than flat out.
-    paced=$(PAUSE_MS=$PAUSE_MS TOKENS_FILE=$dir/tokens.txt wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/introspect.lua "$url" | result)
+    paced=$(PAUSE_MS=$PAUSE_MS introspect 2 "$CONNECTIONS")
     local idle_rss alone32
     idle_rss=$(memory "$server")
     # The same load as during the logins below, alone, to compare with.
-    alone32=$(TOKENS_FILE=$dir/tokens.txt wrk -t1 -c32 -d"${DURATION}s" -s bench/introspect.lua "$url" | result)
+    alone32=$(introspect 1 32)
     # The same load beside two busy loops at the lowest priority (SCHED_IDLE): on this kind of
     # machine any CPU-bound work running beside introspection raises its p99, whatever the
     # priority; this is the floor to compare the "during logins" line with.
@@ -132,22 +140,22 @@ PY
         fi
         busy+=($!)
     done
-    floor=$(TOKENS_FILE=$dir/tokens.txt wrk -t1 -c32 -d"${DURATION}s" -s bench/introspect.lua "$url" | result)
+    floor=$(introspect 1 32)
     kill "${busy[@]}"; wait "${busy[@]}" 2>/dev/null || true
     # Logins alone, then logins with introspection traffic at the same time.
     local logins both_logins both_introspection
-    logins=$(USERS=$TOKENS wrk -t1 -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s bench/login.lua "$url" | result)
-    TOKENS_FILE=$dir/tokens.txt wrk -t1 -c32 -d"${DURATION}s" -s bench/introspect.lua "$url" | result >"$dir/both-introspection" &
+    logins=$(run_logins)
+    introspect 1 32 >"$dir/both-introspection" &
     local other=$!
-    both_logins=$(USERS=$TOKENS wrk -t1 -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s bench/login.lua "$url" | result)
+    both_logins=$(run_logins)
     wait "$other"
     both_introspection=$(cat "$dir/both-introspection")
     # The steady rate of the paced run above, while logins run flat out: what Synapse's traffic
     # sees while users log in.
     local paced_logins both_paced
-    PAUSE_MS=$PAUSE_MS TOKENS_FILE=$dir/tokens.txt wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/introspect.lua "$url" | result >"$dir/both-paced" &
+    PAUSE_MS=$PAUSE_MS introspect 2 "$CONNECTIONS" >"$dir/both-paced" &
     other=$!
-    paced_logins=$(USERS=$TOKENS wrk -t1 -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" -s bench/login.lua "$url" | result)
+    paced_logins=$(run_logins)
     wait "$other"
     both_paced=$(cat "$dir/both-paced")
     local rss hwm

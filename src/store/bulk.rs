@@ -305,15 +305,8 @@ async fn execute(conn: &mut PgConnection, sql: String) -> Result<(), BulkError> 
 /// (refresh tokens against sessions at 1M users: 96 ms instead of 256 ms); otherwise the merge
 /// join. The row counts are those the key builds recorded.
 async fn plan_check(conn: &mut PgConnection, key: &ForeignKey) -> Result<(), BulkError> {
-    let rows = |table: &str| format!("{STAGING_SCHEMA}.{table}");
-    let (referencing, referenced): (f32, f32) = sqlx::query_as(
-        "SELECT COALESCE((SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)), -1),
-                COALESCE((SELECT reltuples FROM pg_class WHERE oid = to_regclass($2)), -1)",
-    )
-    .bind(rows(&key.table))
-    .bind(rows(&key.referenced))
-    .fetch_one(&mut *conn)
-    .await?;
+    let referencing = staged_rows(conn, &key.table).await?;
+    let referenced = staged_rows(conn, &key.referenced).await?;
     let lookups = referencing >= 0.0 && referencing * 8.0 < referenced;
     let sql = if lookups {
         "SET enable_mergejoin = off"
@@ -322,6 +315,16 @@ async fn plan_check(conn: &mut PgConnection, key: &ForeignKey) -> Result<(), Bul
     };
     sqlx::raw_sql(sql).execute(conn).await?;
     Ok(())
+}
+
+/// The row count a staged table's last key build recorded (-1 when none is recorded).
+async fn staged_rows(conn: &mut PgConnection, table: &str) -> Result<f32, BulkError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE((SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)), -1)",
+    )
+    .bind(format!("{STAGING_SCHEMA}.{table}"))
+    .fetch_one(conn)
+    .await?)
 }
 
 /// Add `keys` (between staged tables committed by now) on the two connections at once: all
@@ -346,13 +349,8 @@ async fn add_in_parallel(
     // The biggest referencing tables first, each to the connection with less to check so far.
     let mut sized = Vec::new();
     for (table, keys) in by_table {
-        let rows: f32 = sqlx::query_scalar(
-            "SELECT COALESCE((SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)), 0)",
-        )
-        .bind(format!("{STAGING_SCHEMA}.{table}"))
-        .fetch_one(&mut *a)
-        .await?;
-        sized.push((rows.max(0.0) as f64 * keys.len() as f64, keys));
+        let rows = staged_rows(a, &table).await?.max(0.0);
+        sized.push((f64::from(rows) * keys.len() as f64, keys));
     }
     sized.sort_by(|x, y| y.0.total_cmp(&x.0));
     let mut lists: [(f64, Vec<ForeignKey>); 2] = [(0.0, Vec::new()), (0.0, Vec::new())];
@@ -385,10 +383,7 @@ async fn validate(conn: &mut PgConnection, keys: Vec<ForeignKey>) -> Result<(), 
 
 async fn build(conn: &mut PgConnection, builds: Vec<String>) -> Result<(), BulkError> {
     for sql in builds {
-        tracing::debug!("building: {sql}");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut *conn)
-            .await?;
+        execute(conn, sql).await?;
     }
     Ok(())
 }
@@ -451,8 +446,8 @@ impl BulkSink {
     async fn begin_postgres(url: &str) -> Result<Staged, BulkError> {
         let mut main = PgConnection::connect(url).await?;
         gatehouse_importer::net::set_tcp_nodelay(&mut main).await?;
-        // The foreign key checks are joins; on this connection too, no parallel workers (see
-        // `load`).
+        // The foreign keys restored after the swap are checked with joins; on this connection
+        // too, no parallel workers (see `load`).
         sqlx::raw_sql("SET max_parallel_workers_per_gather = 0")
             .execute(&mut main)
             .await?;
