@@ -17,11 +17,13 @@ pub mod migrate;
 pub mod net;
 mod pg_copy;
 pub mod progress;
+mod read_ahead;
 pub mod records;
 pub mod report;
 pub mod sink;
 pub mod source;
 pub mod synapse_config;
+mod user_index;
 
 pub use records::{
     AccessTokenRecord, CompatSessionRecord, EmailRecord, PasswordRecord, RefreshTokenRecord,

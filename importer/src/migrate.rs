@@ -23,6 +23,7 @@ use ulid::Ulid;
 use crate::{
     huge_pages::HugePages,
     progress::{Progress, ProgressMode},
+    read_ahead::ReadAhead,
     records::{
         AccessTokenRecord, CompatSessionRecord, EmailRecord, PasswordRecord, RefreshTokenRecord,
         UnsupportedThreepidRecord, UpstreamLinkRecord, UserRecord,
@@ -33,6 +34,7 @@ use crate::{
         SourceError, SynAccessToken, SynDevice, SynExternalId, SynLoneRefreshToken, SynThreepid,
         SynUser, SynapseDb,
     },
+    user_index::UserIndex,
 };
 
 #[derive(Debug, Clone)]
@@ -97,60 +99,6 @@ impl NoSessions {
         }
     }
 }
-
-/// A full user id as a key of the user map: inline when it fits (most do), so that a lookup
-/// reads the map's slot only instead of chasing a pointer to the text as well; a large run
-/// does millions of lookups in a map far bigger than the CPU caches.
-enum UserKey {
-    Inline { len: u8, bytes: [u8; 30] },
-    Heap(Box<str>),
-}
-
-impl UserKey {
-    fn new(id: String) -> Self {
-        let mut bytes = [0u8; 30];
-        match bytes.get_mut(..id.len()) {
-            Some(inline) => {
-                inline.copy_from_slice(id.as_bytes());
-                Self::Inline {
-                    // Fits: at most 30.
-                    len: id.len() as u8,
-                    bytes,
-                }
-            }
-            None => Self::Heap(id.into_boxed_str()),
-        }
-    }
-
-    /// The id's bytes: lookups compare bytes, and need not check that they are UTF-8 again.
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            Self::Heap(id) => id.as_bytes(),
-        }
-    }
-}
-
-impl std::borrow::Borrow<[u8]> for UserKey {
-    fn borrow(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
-impl std::hash::Hash for UserKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // The same as the byte slice's hash, as `Borrow<[u8]>` requires.
-        self.as_bytes().hash(state);
-    }
-}
-
-impl PartialEq for UserKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for UserKey {}
 
 /// Buffers for every record kind. Whenever one is full all are flushed, parents first, so a
 /// child never reaches the sink before its parent.
@@ -231,10 +179,8 @@ struct Reader<'a> {
     report: Report,
     /// In blocks that ask for huge pages (see [`HugePages`]), like `index`.
     meta: allocator_api2::vec::Vec<UserMeta, HugePages>,
-    /// Full user id (`@lp:server`) → index in `meta` and `report.users`. Keys come from the
-    /// Synapse database (not from the network); foldhash's seeded hasher is several times
-    /// cheaper than SipHash on the million lookups of a large run.
-    index: hashbrown::HashMap<UserKey, u32, foldhash::fast::RandomState, HugePages>,
+    /// Full user id (`@lp:server`) → index in `meta` and `report.users`.
+    index: UserIndex,
     /// Two independently keyed hashers: the random part of a device's session id (see
     /// [`Reader::session_id`]).
     session_keys: (RandomState, RandomState),
@@ -254,7 +200,7 @@ impl Reader<'_> {
     }
 
     fn user(&self, user_id: &str) -> Option<u32> {
-        self.index.get(user_id.as_bytes()).copied()
+        self.index.get(user_id.as_bytes())
     }
 
     /// The id of the compat session carrying a device: the device's time, and 80 bits of two
@@ -374,7 +320,7 @@ impl Reader<'_> {
                 outcome.password = has_password;
                 self.report.users.push(outcome);
             }
-            self.index.insert(UserKey::new(user.name), index);
+            self.index.insert(user.name.as_bytes(), index);
             count(&mut self.report.entities[0], migrated);
             bar.tick(!migrated);
             self.batcher.maybe_flush().await?;
@@ -389,8 +335,11 @@ impl Reader<'_> {
         progress: &Progress,
     ) -> Result<(), ReadError> {
         let mut bar = progress.entity("threepids", db.approx_count("user_threepids").await?);
-        let mut stream = db.stream::<SynThreepid>();
-        while let Some(row) = stream.try_next().await? {
+        let mut stream = ReadAhead::new(db.stream::<SynThreepid>());
+        while let Some(row) = stream
+            .next(|row| self.index.prefetch(row.user_id.as_bytes()))
+            .await?
+        {
             let user = self.user(&row.user_id);
             let carried = match user {
                 Some(index) if self.meta[index as usize].migrated => {
@@ -441,8 +390,11 @@ impl Reader<'_> {
         progress: &Progress,
     ) -> Result<(), ReadError> {
         let mut bar = progress.entity("external ids", db.approx_count("user_external_ids").await?);
-        let mut stream = db.stream::<SynExternalId>();
-        while let Some(row) = stream.try_next().await? {
+        let mut stream = ReadAhead::new(db.stream::<SynExternalId>());
+        while let Some(row) = stream
+            .next(|row| self.index.prefetch(row.user_id.as_bytes()))
+            .await?
+        {
             let user = self.user(&row.user_id);
             let provider = self.options.provider_map.get(&row.auth_provider).copied();
             let carried = match (user, provider) {
@@ -492,8 +444,11 @@ impl Reader<'_> {
     async fn devices(&mut self, db: &mut SynapseDb, progress: &Progress) -> Result<(), ReadError> {
         let approx = db.approx_count("devices").await?;
         let mut bar = progress.entity("devices", approx);
-        let mut stream = db.stream::<SynDevice>();
-        while let Some(row) = stream.try_next().await? {
+        let mut stream = ReadAhead::new(db.stream::<SynDevice>());
+        while let Some(row) = stream
+            .next(|row| self.index.prefetch(row.user_id.as_bytes()))
+            .await?
+        {
             let user = self.user(&row.user_id);
             let why_not = match user {
                 None => Some("no such user"),
@@ -554,16 +509,22 @@ impl Reader<'_> {
     async fn tokens(&mut self, db: &mut SynapseDb, progress: &Progress) -> Result<(), ReadError> {
         let mut bar = progress.entity("access tokens", db.approx_count("access_tokens").await?);
         {
-            let mut stream = db.stream::<SynAccessToken>();
-            while let Some(row) = stream.try_next().await? {
+            let mut stream = ReadAhead::new(db.stream::<SynAccessToken>());
+            while let Some(row) = stream
+                .next(|row| self.index.prefetch(row.user_id.as_bytes()))
+                .await?
+            {
                 let carried = self.token(row);
                 bar.tick(!carried);
                 self.batcher.maybe_flush().await?;
             }
         }
         bar.finish();
-        let mut stream = db.stream::<SynLoneRefreshToken>();
-        while let Some(row) = stream.try_next().await? {
+        let mut stream = ReadAhead::new(db.stream::<SynLoneRefreshToken>());
+        while let Some(row) = stream
+            .next(|row| self.index.prefetch(row.user_id.as_bytes()))
+            .await?
+        {
             let user = self.user(&row.user_id);
             self.skip(user, &row.user_id, || {
                 format!(
@@ -749,7 +710,7 @@ pub async fn migrate<S: Sink>(
         last_id: None,
         report: Report::default(),
         meta: allocator_api2::vec::Vec::new_in(HugePages),
-        index: hashbrown::HashMap::with_hasher_in(Default::default(), HugePages),
+        index: UserIndex::new(),
         session_keys: (RandomState::new(), RandomState::new()),
         batcher: Batcher {
             size: options.batch_size.max(1),
@@ -829,38 +790,10 @@ pub fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use rand::{SeedableRng, rngs::StdRng};
     use ulid::Ulid;
 
-    use super::{UserKey, next_ulid, parse_ip};
-
-    #[test]
-    fn user_keys_inline_or_not_find_the_same_ids() {
-        let short = "@alice:example.test".to_owned();
-        let exact = format!("@{}:e.st", "b".repeat(24));
-        let long = format!("@{}:example.test", "c".repeat(40));
-        assert_eq!(exact.len(), 30);
-        assert!(matches!(
-            UserKey::new(short.clone()),
-            UserKey::Inline { .. }
-        ));
-        assert!(matches!(
-            UserKey::new(exact.clone()),
-            UserKey::Inline { .. }
-        ));
-        assert!(matches!(UserKey::new(long.clone()), UserKey::Heap(_)));
-        let mut map: HashMap<UserKey, u32> = HashMap::new();
-        for (i, id) in [&short, &exact, &long].into_iter().enumerate() {
-            map.insert(UserKey::new(id.clone()), i as u32);
-        }
-        assert_eq!(map.get(short.as_bytes()), Some(&0));
-        assert_eq!(map.get(exact.as_bytes()), Some(&1));
-        assert_eq!(map.get(long.as_bytes()), Some(&2));
-        assert_eq!(map.get("@alice:example.tes".as_bytes()), None);
-        assert_eq!(map.get("".as_bytes()), None);
-    }
+    use super::{next_ulid, parse_ip};
 
     #[test]
     fn ids_made_in_the_same_millisecond_follow_each_other() {
