@@ -4,7 +4,8 @@
 //! from the MAS-compatible `passwords` and `secrets` sections:
 //!
 //! - [`passwords`]: versioned password hashing schemes (argon2id, bcrypt, PBKDF2), Synapse-compatible
-//!   verification, rehash-on-login and the zxcvbn complexity check;
+//!   verification, rehash-on-login and the zxcvbn complexity check, hashed on idle-priority
+//!   threads of their own (`hashing_threads`);
 //! - [`keys`]: parsing and generating the `secrets.keys[]` signing keys, RFC 7638 key ids and the
 //!   published JWKS;
 //! - [`encryption`]: the `secrets.encryption` XChaCha20-Poly1305 encrypter for secrets stored in
@@ -13,6 +14,7 @@
 //! Nothing in here prints secret material through `Debug`, `Display` or error messages.
 
 pub mod encryption;
+mod hashing_threads;
 pub mod keys;
 pub mod passwords;
 

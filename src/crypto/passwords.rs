@@ -9,9 +9,10 @@
 //! The scheme with the highest version is the *current* one: new hashes always use it, and a
 //! successful login with an older version yields a rehash so the caller can store an upgraded row.
 //!
-//! Hashing is CPU-bound and deliberately slow, so it runs on Tokio's blocking pool behind a semaphore
-//! sized to the number of cores: a login flood then waits for a permit instead of spawning hundreds
-//! of blocking threads that all compete for the same cores.
+//! Hashing is CPU-bound and deliberately slow, so it runs on threads of its own at the lowest
+//! scheduling priority ([`super::hashing_threads`]), one per core, behind a semaphore of as many
+//! permits: a login flood waits for a permit, and cheap requests such as token introspection go
+//! first whenever both want the CPU.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -102,9 +103,9 @@ pub enum PasswordError {
     /// The hashing library failed for another reason.
     #[error("password hashing failed: {0}")]
     Hashing(String),
-    /// The blocking task panicked or was cancelled.
-    #[error("password hashing task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
+    /// No hashing thread could run the work, or it panicked.
+    #[error("{0}")]
+    Task(String),
     /// The password's zxcvbn score is below the configured minimum.
     #[error(
         "password is too weak: its strength score is {score} out of 4 but at least {minimum} is required"
@@ -281,7 +282,7 @@ impl PasswordHasher {
         Ok(())
     }
 
-    /// Runs `work` on the blocking pool once a permit is available.
+    /// Runs `work` on a hashing thread once a permit is available.
     async fn run_blocking<T, F>(&self, work: F) -> Result<T, PasswordError>
     where
         T: Send + 'static,
@@ -292,36 +293,15 @@ impl PasswordHasher {
             .await
             .map_err(|_| PasswordError::Hashing("password hasher is shut down".to_owned()))?;
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            // The permit moves into the task so it is held until the CPU work really ends, even if
+        super::hashing_threads::run(move || {
+            // The permit moves into the job so it is held until the CPU work really ends, even if
             // the awaiting future is dropped (client disconnect) in the meantime.
             let _permit = permit;
-            lower_this_thread_priority();
             work(&inner)
         })
-        .await?
+        .await
+        .map_err(PasswordError::Task)?
     }
-}
-
-/// Hashing is the one CPU-heavy thing the server does. Run it at a lower scheduling priority
-/// (nice 10) so that a burst of logins fills idle CPU but does not delay cheap requests such
-/// as token introspection, which Synapse makes for every client request. Linux keeps the nice
-/// value per thread; it is set once per blocking-pool thread.
-fn lower_this_thread_priority() {
-    thread_local! {
-        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    }
-    LOWERED.with(|lowered| {
-        if !lowered.get() {
-            #[cfg(target_os = "linux")]
-            // SAFETY: setpriority only reads its integer arguments; `who` 0 with PRIO_PROCESS
-            // names the calling thread on Linux. A failure (no permission) is harmless.
-            unsafe {
-                libc::setpriority(libc::PRIO_PROCESS, 0, 10);
-            }
-            lowered.set(true);
-        }
-    });
 }
 
 impl Inner {
