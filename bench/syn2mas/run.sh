@@ -6,6 +6,16 @@
 #
 #   bench/syn2mas/run.sh [N] [pg|sqlite|both]      (default 200000 both)
 #
+# LAYOUT (environment) chooses how the rows lie, which changes how much sorting the key builds
+# do:
+#   ordered   (default) users created one after the other, devices and tokens stored user by
+#             user, every device of a user last seen at the user's own time;
+#   scattered users created at scattered times over three years and devices last seen at
+#             scattered times over 90 days (as in the harness fixtures MAS was measured on),
+#             rows still stored user by user;
+#   logins    scattered times, and devices and tokens stored in an order unrelated to their
+#             users, as a server that has run for a while has them (written as users log in).
+#
 # PostgreSQL: GATEHOUSE_BENCH_POSTGRES_URL (a URL whose user may CREATE DATABASE), else
 # GATEHOUSE_TEST_POSTGRES_URL, else a throwaway cluster (scripts/throwaway-postgres.sh).
 set -euo pipefail
@@ -18,7 +28,18 @@ work=$(mktemp -d)
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 fixtures=tests/fixtures/synapse
-sed "s/:N/$n/" bench/syn2mas/generate.sql > "$work/generate.sql"
+layout=${LAYOUT:-ordered}
+case $layout in
+    ordered) created='1700000000 + i'; last_seen='1700000000000 + i'; order='i, d' ;;
+    scattered|logins)
+        created='1700000000 - (i * 7919) % 94608000'
+        last_seen='1700000000000 - ((i * 7919 + d * 104729) % 7776000) * 1000'
+        order='i, d'
+        [ "$layout" = logins ] && order="(i * 7919) % $n, d" ;;
+    *) echo "LAYOUT must be ordered, scattered or logins" >&2; exit 2 ;;
+esac
+sed "s/:N/$n/g; s/:CREATED/$created/; s/:LAST_SEEN/$last_seen/; s/:ORDER/$order/g" \
+    bench/syn2mas/generate.sql > "$work/generate.sql"
 
 config() { # $1 = database uri, $2 = output
     "$bin" config generate 2>/dev/null | python3 -c '
