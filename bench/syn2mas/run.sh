@@ -38,7 +38,7 @@ case $layout in
         [ "$layout" = logins ] && order="(i * 7919) % $n, d" ;;
     *) echo "LAYOUT must be ordered, scattered or logins" >&2; exit 2 ;;
 esac
-sed "s/:N/$n/g; s/:CREATED/$created/; s/:LAST_SEEN/$last_seen/; s/:ORDER/$order/g" \
+sed "s/:N/$n/g; s/:CREATED/$created/g; s/:LAST_SEEN/$last_seen/g; s/:ORDER/$order/g" \
     bench/syn2mas/generate.sql > "$work/generate.sql"
 
 config() { # $1 = database uri, $2 = output

@@ -258,19 +258,21 @@ async fn load(plan: LoadPlan, mut jobs: mpsc::Receiver<Job>) -> Result<PgConnect
             }
         }
     }
-    // Key builds sort in small runs (8MB) merged from temporary files, rather than in one
-    // in-memory quicksort of the whole table: with the rows in no useful order, a quicksort of
-    // two million tuples misses the CPU caches on nearly every comparison, while runs that fit
-    // them do not. At 1M users with devices and tokens in login order, the sessions' and
-    // tokens' key builds took 1.25-1.53 s each at 8MB against 1.9-3.0 s at 256MB; with rows
-    // already in key order the two are within 0.1 s of each other. It also keeps the server's
-    // memory for the load small. No parallel workers: the two loading connections already keep
-    // two cores busy, and each worker is one more server process to start. A foreign key is
-    // checked with one anti-join of the two tables; with their keys just built (and the rows
-    // frozen, so index-only scans), a merge join of the two indexes measured two to three times
-    // cheaper than the hash join the planner picks for tables it has no statistics on (see
-    // `plan_check` for small tables). For the rest of the session: the connection builds and
-    // checks more afterwards.
+    // For the rest of the session (the connection builds and checks more afterwards):
+    //
+    // - Key builds sort in small runs (8MB) merged from temporary files, rather than in one
+    //   in-memory quicksort of the whole table: with the rows in no useful order, a quicksort
+    //   of two million tuples misses the CPU caches on nearly every comparison, while runs that
+    //   fit them do not. At 1M users with devices and tokens in login order, the sessions' and
+    //   tokens' key builds took 1.25-1.53 s each at 8MB against 1.9-3.0 s at 256MB; with rows
+    //   already in key order the two are within 0.1 s of each other. It also keeps the
+    //   server's memory for the load small.
+    // - No parallel workers: the two loading connections already keep two cores busy, and each
+    //   worker is one more server process to start.
+    // - No hash joins: a foreign key is checked with one anti-join of the two tables; with
+    //   their keys just built (and the rows frozen, so index-only scans), a merge join of the
+    //   two indexes measured two to three times cheaper than the hash join the planner picks
+    //   for tables it has no statistics on (see `plan_check` for small tables).
     sqlx::raw_sql(
         "SET maintenance_work_mem = '8MB';
          SET max_parallel_maintenance_workers = 0;
