@@ -13,11 +13,11 @@ use std::{
 };
 
 use gatehouse::{
-    accounts::{self, PersonalTokenRequest},
     config::{ListenerConfig, Resource, RootConfig},
     crypto::passwords::{PasswordAlgorithm, PasswordHasher, PasswordScheme},
     domain::SystemClock,
     http::{AppState, listener_routes},
+    services::accounts::{self, PersonalTokenRequest},
     store::{PoolSettings, Store},
 };
 use poem::{Endpoint, Request, endpoint::BoxEndpoint};
@@ -123,20 +123,29 @@ async fn run(backend: &str, url: &str, users: usize, runs: usize) {
         started.elapsed().as_secs_f64()
     );
     let clock = SystemClock;
-    let config: RootConfig = gatehouse::config::generate(&mut rand::rngs::OsRng).expect("config");
-    let keystore = gatehouse::services::keystore(&config).expect("keystore");
-    let state =
-        AppState::new(store.clone(), config, Arc::new(clock), hasher(), keystore).expect("state");
+    let config: RootConfig =
+        gatehouse::config::generate(&mut gatehouse::domain::RandomSource::System.rng())
+            .expect("config");
+    let keystore = config.keystore().expect("keystore");
+    let state = AppState::new(
+        store.clone(),
+        config,
+        Arc::new(clock),
+        gatehouse::domain::RandomSource::System,
+        hasher(),
+        keystore,
+    )
+    .expect("state");
     // user0000003 is an admin (every 100th from 3).
     let token = accounts::issue_personal_token(
         &store,
         &clock,
-        &mut rand::rngs::OsRng,
+        &mut gatehouse::domain::RandomSource::System.rng(),
         PersonalTokenRequest {
-            actor_username: "user0000003".into(),
+            actor_user_id: accounts::find_user(&store, "user0000003").await.unwrap().id,
             owner_user_id: None,
             human_name: "bench".into(),
-            scopes: vec!["urn:mas:admin".into()],
+            scope: gatehouse::domain::scopes::Scope::parse("urn:mas:admin").unwrap(),
             expires_in: None,
         },
     )
@@ -222,7 +231,9 @@ async fn main() {
         if let Some(admin_url) = &postgres {
             let name = format!(
                 "gatehouse_bench_{}",
-                ulid::Ulid::new().to_string().to_lowercase()
+                gatehouse::domain::ids::new_id(&gatehouse::domain::SystemClock)
+                    .to_string()
+                    .to_lowercase()
             );
             let mut admin = AnyConnection::connect(admin_url).await.expect("connect");
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))

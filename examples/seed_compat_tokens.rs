@@ -98,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
                         session_id: session.id,
                         created_at: now,
                         expires_at: None,
+                        first_used_at: None,
                     },
                     &token,
                 )

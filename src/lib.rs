@@ -3,11 +3,7 @@
 //! The binary in `main.rs` only parses the command line; everything else lives here so that
 //! integration tests and benchmarks drive the same code the CLI does.
 
-pub mod access;
-pub mod accounts;
 pub mod cli;
-pub mod compat_sessions;
-pub mod compat_sso;
 pub mod config;
 pub mod crypto;
 pub mod domain;
@@ -17,4 +13,3 @@ pub mod services;
 pub mod store;
 pub mod synapse;
 pub mod templates;
-pub mod users_csv;

@@ -9,8 +9,11 @@ use super::setup::{self, ConfigSources};
 use crate::{
     config::{self, RootConfig},
     crypto::encryption::Encrypter,
-    domain::{Clock, SystemClock},
-    store::{Store, oauth2_clients::OAuth2Client},
+    domain::{
+        Clock, SystemClock,
+        oauth2_clients::{GrantType, GrantTypes, OAuth2Client},
+    },
+    store::Store,
 };
 
 #[derive(Debug, Subcommand)]
@@ -61,13 +64,15 @@ pub async fn run(sources: &ConfigSources, command: ConfigCommand) -> anyhow::Res
             output,
             synapse_config,
         } => {
-            let mut config = config::generate(&mut rand::rngs::OsRng)?;
+            let mut config = config::generate(&mut crate::domain::RandomSource::System.rng())?;
             if !synapse_config.is_empty() {
                 let synapse =
                     gatehouse_importer::synapse_config::SynapseConfig::load(&synapse_config)?;
-                for warning in
-                    config::apply_synapse_config(&mut config, &synapse, &mut rand::rngs::OsRng)?
-                {
+                for warning in config::apply_synapse_config(
+                    &mut config,
+                    &synapse,
+                    &mut crate::domain::RandomSource::System.rng(),
+                )? {
                     tracing::warn!("{warning}");
                 }
             }
@@ -147,20 +152,20 @@ pub async fn sync_clients(
             id: client.client_id,
             is_static: true,
             encrypted_client_secret,
-            token_endpoint_auth_method: Some(client.client_auth_method.as_str().to_owned()),
+            token_endpoint_auth_method: Some(client.client_auth_method.into()),
             jwks: client.jwks.as_ref().map(|jwks| jwks.to_string()),
             jwks_uri: client.jwks_uri.as_ref().map(|uri| uri.to_string()),
-            redirect_uris: client
-                .redirect_uris
-                .iter()
-                .map(|uri| uri.to_string())
-                .collect(),
+            redirect_uris: client.redirect_uris.clone(),
             client_name: client.client_name.clone(),
             client_uri: client.client_uri.as_ref().map(|uri| uri.to_string()),
-            grant_type_authorization_code: true,
-            grant_type_refresh_token: true,
-            grant_type_client_credentials: client.client_auth_method.uses_secret(),
-            grant_type_device_code: true,
+            grant_types: GrantTypes::empty()
+                .with(GrantType::AuthorizationCode, true)
+                .with(GrantType::RefreshToken, true)
+                .with(
+                    GrantType::ClientCredentials,
+                    client.client_auth_method.uses_secret(),
+                )
+                .with(GrantType::DeviceCode, true),
             created_at: current.map_or_else(|| clock.now(), |c| c.created_at),
         };
         match current {

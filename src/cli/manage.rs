@@ -11,8 +11,8 @@ use clap::{ArgGroup, Subcommand};
 
 use super::setup::{self, ConfigSources};
 use crate::{
-    accounts::{self, Registration},
-    domain::{SystemClock, jobs::Job},
+    domain::{RandomSource, SystemClock, jobs::Job, scopes::Scope},
+    services::accounts::{self, Registration},
     store::Store,
 };
 
@@ -194,7 +194,7 @@ async fn run_command(
                     return Ok(ExitCode::FAILURE);
                 }
             }
-            let synapse = setup::synapse_client(config)?;
+            let synapse = config.synapse_client()?;
             match synapse.is_localpart_available(&username).await {
                 Ok(true) => {}
                 Ok(false) => anyhow::bail!(
@@ -204,7 +204,7 @@ async fn run_command(
                     "warning: could not check the username with the homeserver ({error}); the user is created and provisioned there once it is reachable"
                 ),
             }
-            let passwords = setup::password_hasher(config)?;
+            let passwords = config.password_hasher()?;
             let user = accounts::register_user(
                 store,
                 clock,
@@ -226,12 +226,13 @@ async fn run_command(
             password,
             ignore_complexity,
         } => {
-            let passwords = setup::password_hasher(config)?;
+            let passwords = config.password_hasher()?;
+            let user = accounts::find_user(store, &username).await?;
             accounts::set_password(
                 store,
                 clock,
                 &passwords,
-                &username,
+                &user,
                 &password,
                 !ignore_complexity,
             )
@@ -239,7 +240,8 @@ async fn run_command(
             eprintln!("password of {username} updated");
         }
         ManageCommand::AddEmail { username, email } => {
-            accounts::add_email(store, clock, &username, &email).await?;
+            let user = accounts::find_user(store, &username).await?;
+            accounts::add_email(store, clock, user.id, &email).await?;
             eprintln!("added {email} to {username}");
         }
         ManageCommand::VerifyEmail { .. } => {
@@ -248,12 +250,16 @@ async fn run_command(
             );
         }
         ManageCommand::PromoteAdmin { username } => {
-            accounts::set_admin(store, &username, true).await?;
+            let user = accounts::find_user(store, &username).await?;
+            accounts::set_admin(store, user.id, true).await?;
             eprintln!("{username} can now request admin scopes");
         }
         ManageCommand::DemoteAdmin { username } => {
-            accounts::set_admin(store, &username, false).await?;
-            eprintln!("{username} can no longer request admin scopes");
+            let user = accounts::find_user(store, &username).await?;
+            accounts::set_admin(store, user.id, false).await?;
+            eprintln!(
+                "{username} can no longer request admin scopes; the admin scopes of its existing tokens stopped working"
+            );
         }
         ManageCommand::ListAdminUsers => {
             let mut reader = store.reader().await?;
@@ -269,7 +275,8 @@ async fn run_command(
             username,
             deactivate,
         } => {
-            accounts::lock_user(store, clock, &username, deactivate).await?;
+            let user = accounts::find_user(store, &username).await?;
+            accounts::lock_user(store, clock, user.id, deactivate).await?;
             eprintln!(
                 "locked {username}{}",
                 if deactivate {
@@ -283,7 +290,8 @@ async fn run_command(
             username,
             reactivate,
         } => {
-            accounts::unlock_user(store, clock, &username, reactivate).await?;
+            let user = accounts::find_user(store, &username).await?;
+            accounts::unlock_user(store, clock, user.id, reactivate).await?;
             eprintln!(
                 "unlocked {username}{}",
                 if reactivate {
@@ -294,18 +302,25 @@ async fn run_command(
             );
         }
         ManageCommand::KillSessions { username, dry_run } => {
-            let sessions = accounts::kill_sessions(store, clock, &username, dry_run).await?;
-            for session in &sessions {
+            let user = accounts::find_user(store, &username).await?;
+            let sessions = accounts::kill_sessions(store, clock, user.id, dry_run).await?;
+            for session in &sessions.compat {
                 println!(
                     "compat session {} (device {})",
                     session.id,
                     session.device_id.as_deref().unwrap_or("none")
                 );
             }
+            for id in &sessions.oauth2 {
+                println!("OAuth 2.0 session {id}");
+            }
+            for id in &sessions.browser {
+                println!("browser session {id}");
+            }
             eprintln!(
                 "{} {} session(s) of {username}",
                 if dry_run { "would end" } else { "ended" },
-                sessions.len()
+                sessions.total()
             );
         }
         ManageCommand::IssueCompatibilityToken {
@@ -313,11 +328,12 @@ async fn run_command(
             device_id,
             yes_i_want_to_grant_synapse_admin_privileges,
         } => {
+            let user = accounts::find_user(store, &username).await?;
             let issued = accounts::issue_compat_token(
                 store,
                 clock,
-                &mut rand::rngs::OsRng,
-                &username,
+                &mut RandomSource::System.rng(),
+                user.id,
                 device_id,
                 yes_i_want_to_grant_synapse_admin_privileges,
             )
@@ -328,7 +344,7 @@ async fn run_command(
                 issued.session.id
             );
             println!("{}", issued.access_token);
-            let synapse = setup::synapse_client(config)?;
+            let synapse = config.synapse_client()?;
             if let Err(error) = synapse.upsert_device(&username, &device_id, None).await {
                 eprintln!(
                     "error: could not create device {device_id} in the homeserver ({error}); a device sync is queued and the token works once it has run"
@@ -342,23 +358,24 @@ async fn run_command(
             expires_in,
             name,
         } => {
+            let user = accounts::find_user(store, &username).await?;
+            let scope = Scope::from_tokens(&scopes)?;
             let issued = accounts::issue_personal_token(
                 store,
                 clock,
-                &mut rand::rngs::OsRng,
+                &mut RandomSource::System.rng(),
                 accounts::PersonalTokenRequest {
-                    actor_username: username.clone(),
+                    actor_user_id: user.id,
                     owner_user_id: None,
                     human_name: name,
-                    scopes,
+                    scope,
                     expires_in: expires_in.map(|s| chrono::Duration::seconds(i64::from(s))),
                 },
             )
             .await?;
             eprintln!(
                 "personal session {} for {username}, scopes: {}",
-                issued.session.id,
-                issued.session.scopes.join(" ")
+                issued.session.id, issued.session.scope
             );
             println!("{}", issued.access_token);
         }
@@ -376,7 +393,7 @@ async fn run_command(
             let issued = accounts::issue_registration_token(
                 store,
                 clock,
-                &mut rand::rngs::OsRng,
+                &mut RandomSource::System.rng(),
                 token,
                 limit,
                 expires_in.map(|s| chrono::Duration::seconds(i64::from(s))),
@@ -409,12 +426,20 @@ async fn run_command(
                 Some(path) => {
                     let file = std::fs::File::create(path)
                         .with_context(|| format!("cannot create {}", path.display()))?;
-                    crate::users_csv::export_users(store, std::io::BufWriter::new(file), progress)
-                        .await?
+                    crate::services::users_csv::export_users(
+                        store,
+                        std::io::BufWriter::new(file),
+                        progress,
+                    )
+                    .await?
                 }
                 None => {
-                    crate::users_csv::export_users(store, std::io::stdout().lock(), progress)
-                        .await?
+                    crate::services::users_csv::export_users(
+                        store,
+                        std::io::stdout().lock(),
+                        progress,
+                    )
+                    .await?
                 }
             };
             if let Some(bar) = bar {
@@ -423,7 +448,7 @@ async fn run_command(
             eprintln!("exported {count} user(s)");
         }
         ManageCommand::ImportUsers { file } => {
-            let passwords = setup::password_hasher(config)?;
+            let passwords = config.password_hasher()?;
             let input: Box<dyn std::io::Read> = if file.as_os_str() == "-" {
                 Box::new(std::io::stdin())
             } else {
@@ -433,14 +458,14 @@ async fn run_command(
                 )
             };
             let bar = progress_bar("{spinner} importing: {pos} rows {elapsed}");
-            let results = crate::users_csv::import_users(
+            let results = crate::services::users_csv::import_users(
                 store,
                 clock,
                 &passwords,
                 std::io::BufReader::new(input),
                 |result| {
                     let line = match (&result.status, &result.reason) {
-                        (crate::users_csv::ImportStatus::Created, _) => None,
+                        (crate::services::users_csv::ImportStatus::Created, _) => None,
                         (status, reason) => Some(format!(
                             "row {} ({}): {:?}{}",
                             result.row,
@@ -471,7 +496,7 @@ async fn run_command(
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
-            let summary = crate::users_csv::ImportSummary::of(&results);
+            let summary = crate::services::users_csv::ImportSummary::of(&results);
             eprintln!("imported {} row(s): {summary}", results.len());
             if summary.errors > 0 {
                 eprintln!("error: {} row(s) failed", summary.errors);

@@ -11,6 +11,7 @@ mod openapi;
 mod server;
 mod setup;
 mod syn2mas;
+mod templates;
 pub mod upstream_sync;
 mod worker;
 
@@ -79,6 +80,9 @@ enum Command {
     /// Migrate users, passwords, emails, devices and tokens from a Synapse homeserver.
     #[command(subcommand)]
     Syn2mas(syn2mas::Syn2masCommand),
+    /// Check the page templates (embedded, or from `templates.path`) by rendering each.
+    #[command(subcommand)]
+    Templates(templates::TemplatesCommand),
 }
 
 /// Parse the command line, run the command, and turn its outcome into an exit code.
@@ -137,6 +141,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Worker) => worker::run(&sources).await,
         Some(Command::Openapi(command)) => openapi::run(command),
         Some(Command::Syn2mas(command)) => syn2mas::run(&sources, command).await,
+        Some(Command::Templates(command)) => templates::run(&sources, command),
     }
 }
 

@@ -13,6 +13,7 @@ use crate::{
     domain::{Clock, SystemClock},
     http::{self, AppState, SERVED_RESOURCES},
     jobs::Worker,
+    services::housekeeping::Housekeeping,
 };
 
 #[derive(Debug, Default, Args)]
@@ -68,9 +69,20 @@ pub async fn run(sources: &ConfigSources, args: ServerArgs) -> anyhow::Result<Ex
         tracing::info!(listener = %listener.name, resources = ?listener.resources, "listening on {urls}");
     }
     let public_base = config.http.public_base.to_string();
-    let passwords = setup::password_hasher(&config)?;
-    let keystore = setup::keystore(&config)?;
-    let state = AppState::new(store.clone(), config, clock.clone(), passwords, keystore)?;
+    let passwords = config.password_hasher()?;
+    let keystore = config.keystore()?;
+    let state = AppState::new(
+        store.clone(),
+        config,
+        clock.clone(),
+        crate::domain::RandomSource::System,
+        passwords,
+        keystore,
+    )?;
+    // Measure the password schemes now rather than on the first failed sign-in (a slow bcrypt
+    // cost takes a second), so that the first sign-ins already fail in equal time.
+    let hasher = state.passwords.clone();
+    tokio::spawn(async move { hasher.burn_slowest_verification().await });
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = if args.no_worker {
         None
@@ -78,6 +90,7 @@ pub async fn run(sources: &ConfigSources, args: ServerArgs) -> anyhow::Result<Ex
         let worker = Worker::new(store.clone(), state.synapse.clone(), clock.clone());
         let worker = Worker {
             wake: state.jobs_wake.clone(),
+            housekeeping: Housekeeping::new(&state.config.experimental),
             ..worker
         };
         Some(tokio::spawn(worker.run(async {

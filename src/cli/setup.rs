@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-pub use crate::services::{keystore, password_hasher, synapse_client};
 use crate::{
     config::{self, RootConfig},
     store::{PoolSettings, Store},
@@ -91,11 +90,12 @@ pub async fn connect_and_migrate(config: &RootConfig) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Check everything the configuration refers to: files, keys, secrets, schemes.
+/// Check everything the configuration refers to: files, keys, secrets, schemes, templates, and
+/// the listeners' TLS certificates and keys.
 pub fn check_deep(config: &RootConfig) -> anyhow::Result<()> {
     config.secrets.encryption_key()?;
-    keystore(config)?;
-    password_hasher(config)?;
+    config.keystore()?;
+    config.password_hasher()?;
     config.matrix.secret()?;
     config.database.connection_url()?;
     for (index, client) in config.clients.iter().enumerate() {
@@ -104,6 +104,12 @@ pub fn check_deep(config: &RootConfig) -> anyhow::Result<()> {
             .with_context(|| format!("clients[{index}]"))?;
     }
     config.email.transport()?;
+    crate::templates::Templates::load(&config.templates)?;
+    for (index, listener) in config.http.listeners.iter().enumerate() {
+        if let Some(tls) = &listener.tls {
+            crate::http::tls::server_config(tls, &format!("http.listeners[{index}].tls"))?;
+        }
+    }
     Ok(())
 }
 

@@ -7,8 +7,12 @@ use anyhow::Context;
 use crate::{
     config::RootConfig,
     crypto::encryption::Encrypter,
-    domain::Clock,
-    store::{Store, upstream::UpstreamProvider},
+    domain::{
+        Clock,
+        scopes::Scope,
+        upstream::{UpstreamAuthMethod, UpstreamProvider},
+    },
+    store::Store,
 };
 
 /// Add or update every configured provider. Returns how many rows were added or changed.
@@ -47,6 +51,9 @@ pub async fn sync_upstream_providers(
         if let Some(map) = rest.as_object_mut() {
             map.remove("client_secret");
         }
+        let token_endpoint_auth_method = UpstreamAuthMethod::parse(provider.auth_method())
+            .with_context(|| format!("{}.token_endpoint_auth_method", key()))?;
+        let scope = Scope::parse(provider.scope()).with_context(|| format!("{}.scope", key()))?;
         let row = UpstreamProvider {
             id: provider.id,
             issuer: provider.issuer.clone(),
@@ -55,10 +62,10 @@ pub async fn sync_upstream_providers(
             synapse_idp_id: provider.synapse_idp_id.clone(),
             client_id: provider.client_id.clone(),
             encrypted_client_secret,
-            token_endpoint_auth_method: provider.auth_method().to_owned(),
-            scope: provider.scope().to_owned(),
+            token_endpoint_auth_method,
+            scope,
             ui_order: index as i64,
-            config: rest.to_string(),
+            config: rest,
             created_at: current.map_or_else(|| clock.now(), |c| c.created_at),
             disabled_at: if provider.enabled {
                 None

@@ -14,9 +14,12 @@ use crate::{
 pub async fn run(sources: &ConfigSources) -> anyhow::Result<ExitCode> {
     let config = sources.load()?;
     let store = setup::connect_and_migrate(&config).await?;
-    let synapse = setup::synapse_client(&config)?;
+    let synapse = config.synapse_client()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let worker = Worker::new(store.clone(), synapse, clock);
+    let worker = Worker {
+        housekeeping: crate::services::housekeeping::Housekeeping::new(&config.experimental),
+        ..Worker::new(store.clone(), synapse, clock)
+    };
     tracing::info!(worker = %worker.name, "job worker started");
     worker.run(shutdown_signal()).await;
     store.close().await;

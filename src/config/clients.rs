@@ -43,6 +43,18 @@ impl ClientAuthMethod {
     }
 }
 
+impl From<ClientAuthMethod> for crate::domain::oauth2_clients::TokenEndpointAuthMethod {
+    fn from(method: ClientAuthMethod) -> Self {
+        match method {
+            ClientAuthMethod::None => Self::None,
+            ClientAuthMethod::ClientSecretBasic => Self::ClientSecretBasic,
+            ClientAuthMethod::ClientSecretPost => Self::ClientSecretPost,
+            ClientAuthMethod::ClientSecretJwt => Self::ClientSecretJwt,
+            ClientAuthMethod::PrivateKeyJwt => Self::PrivateKeyJwt,
+        }
+    }
+}
+
 /// `clients[]`.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientConfig {

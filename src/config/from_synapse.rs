@@ -64,7 +64,10 @@ pub fn apply_synapse_config(
 
     for (synapse_idp_id, provider) in synapse.oidc_providers() {
         let id = Ulid::from_parts(
-            Ulid::new().timestamp_ms(),
+            u64::try_from(
+                crate::domain::Clock::now(&crate::domain::SystemClock).timestamp_millis(),
+            )
+            .unwrap_or_default(),
             u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()),
         );
         config.upstream_oauth2.providers.push(provider_from_synapse(

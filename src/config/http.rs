@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
 use url::Url;
 
 use super::ConfigError;
-use super::util::{Redacted, check_exclusive, is_false};
+use super::util::{Redacted, check_exclusive, is_false, read_file, strip_line_ending};
 
 /// `http`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -416,6 +416,70 @@ impl TlsConfig {
             ("password_file", self.password_file.is_some()),
             false,
         )
+    }
+}
+
+/// Raw TLS material gathered by [`TlsConfig::load`], with the configuration key each piece came
+/// from so that a parse failure can name it.
+pub struct LoadedTls {
+    /// PEM text, exactly as found.
+    pub certificate: Vec<u8>,
+    /// `….tls.certificate` or `….tls.certificate_file`.
+    pub certificate_key: String,
+    /// PEM text or DER bytes, exactly as found.
+    pub key: Vec<u8>,
+    /// `….tls.key` or `….tls.key_file`.
+    pub key_key: String,
+    /// Password for an encrypted PKCS#8 key (a trailing line ending of a file is removed).
+    pub password: Option<Vec<u8>>,
+}
+
+impl TlsConfig {
+    /// Read the certificate chain, key and password, inline or from their files. `path` is this
+    /// section's key path (`http.listeners[0].tls`). Relative paths are relative to the working
+    /// directory.
+    pub fn load(&self, path: &str) -> Result<LoadedTls, ConfigError> {
+        let (certificate, certificate_key) = match (&self.certificate, &self.certificate_file) {
+            (Some(pem), _) => (pem.clone().into_bytes(), format!("{path}.certificate")),
+            (None, Some(file)) => {
+                let key = format!("{path}.certificate_file");
+                (read_file(&key, file)?, key)
+            }
+            (None, None) => {
+                return Err(ConfigError::invalid(
+                    format!("{path}.certificate"),
+                    "one of `certificate` or `certificate_file` is required",
+                ));
+            }
+        };
+        let (key, key_key) = match (&self.key, &self.key_file) {
+            (Some(pem), _) => (pem.clone().into_bytes(), format!("{path}.key")),
+            (None, Some(file)) => {
+                let key = format!("{path}.key_file");
+                (read_file(&key, file)?, key)
+            }
+            (None, None) => {
+                return Err(ConfigError::invalid(
+                    format!("{path}.key"),
+                    "one of `key` or `key_file` is required",
+                ));
+            }
+        };
+        let password = match (&self.password, &self.password_file) {
+            (Some(password), _) => Some(password.clone().into_bytes()),
+            (None, Some(file)) => Some(strip_line_ending(read_file(
+                &format!("{path}.password_file"),
+                file,
+            )?)),
+            (None, None) => None,
+        };
+        Ok(LoadedTls {
+            certificate,
+            certificate_key,
+            key,
+            key_key,
+            password,
+        })
     }
 }
 

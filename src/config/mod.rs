@@ -12,6 +12,8 @@
 //! Secrets (keys, passwords, shared secrets) appear in YAML dumps but never in `Debug` output.
 
 mod account;
+mod build;
+
 mod clients;
 mod database;
 mod email;
@@ -23,6 +25,7 @@ mod matrix;
 mod other;
 mod passwords;
 mod secrets;
+mod templates;
 #[cfg(test)]
 mod tests;
 mod upstream;
@@ -38,7 +41,7 @@ pub use database::{DEFAULT_DATABASE_URI, DatabaseConfig, PgSslMode};
 pub use email::{EmailConfig, EmailTransport, EmailTransportKind, SmtpMode};
 pub use from_synapse::apply_synapse_config;
 pub use generate::{generate, to_yaml};
-pub use http::{BindConfig, FdKind, HttpConfig, ListenerConfig, Resource, TlsConfig};
+pub use http::{BindConfig, FdKind, HttpConfig, ListenerConfig, LoadedTls, Resource, TlsConfig};
 pub use load::{Loaded, config_paths, from_str, from_value, load, merge_values};
 pub use matrix::{HomeserverKind, MatrixConfig};
 pub use other::{
@@ -48,6 +51,7 @@ pub use other::{
 };
 pub use passwords::{PasswordAlgorithm, PasswordSchemeConfig, PasswordsConfig};
 pub use secrets::{KeyConfig, LoadedKey, SecretsConfig};
+pub use templates::TemplatesConfig;
 pub use upstream::{UpstreamOAuth2Config, UpstreamProviderConfig};
 
 /// Everything that can go wrong while loading, validating or generating a configuration.
@@ -118,9 +122,8 @@ pub struct RootConfig {
     /// Not typed yet: kept so MAS configs load without warnings.
     #[serde(skip_serializing_if = "util::is_empty_value")]
     pub telemetry: serde_yaml_ng::Value,
-    /// Not typed yet: kept so MAS configs load without warnings.
-    #[serde(skip_serializing_if = "util::is_empty_value")]
-    pub templates: serde_yaml_ng::Value,
+    #[serde(skip_serializing_if = "TemplatesConfig::is_empty")]
+    pub templates: TemplatesConfig,
     pub email: EmailConfig,
     pub secrets: SecretsConfig,
     pub passwords: PasswordsConfig,
@@ -145,7 +148,7 @@ impl Default for RootConfig {
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             telemetry: util::empty_map(),
-            templates: util::empty_map(),
+            templates: TemplatesConfig::default(),
             email: EmailConfig::default(),
             secrets: SecretsConfig::default(),
             passwords: PasswordsConfig::default(),
@@ -176,6 +179,7 @@ impl RootConfig {
         self.rate_limiting.validate()?;
         self.captcha.validate()?;
         self.upstream_oauth2.validate()?;
+        self.experimental.validate()?;
         Ok(())
     }
 

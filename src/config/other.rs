@@ -256,6 +256,14 @@ pub struct ExperimentalConfig {
     pub introspection_cache_ttl: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inactive_session_expiration: Option<InactiveSessionExpirationConfig>,
+    /// Gatehouse extension: the longest a browser session (signed in to Gatehouse's pages)
+    /// lasts, in seconds, however active it is.
+    #[serde(default = "default_user_session_lifetime")]
+    pub user_session_lifetime: u64,
+    /// Gatehouse extension: a browser session ends after this many seconds without use. With
+    /// `inactive_session_expiration.expire_user_sessions`, the shorter of the two applies.
+    #[serde(default = "default_user_session_idle_timeout")]
+    pub user_session_idle_timeout: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan_management_iframe_uri: Option<String>,
     /// Not typed yet: `soft_limit`, `hard_limit`, `max_session_threshold`,
@@ -271,6 +279,8 @@ impl Default for ExperimentalConfig {
             compat_token_ttl: 300,
             introspection_cache_ttl: default_introspection_cache_ttl(),
             inactive_session_expiration: None,
+            user_session_lifetime: default_user_session_lifetime(),
+            user_session_idle_timeout: default_user_session_idle_timeout(),
             plan_management_iframe_uri: None,
             session_limit: None,
         }
@@ -296,4 +306,81 @@ fn default_true() -> bool {
 
 fn default_introspection_cache_ttl() -> u64 {
     60
+}
+
+/// 30 days.
+fn default_user_session_lifetime() -> u64 {
+    30 * 24 * 3600
+}
+
+/// 7 days.
+fn default_user_session_idle_timeout() -> u64 {
+    7 * 24 * 3600
+}
+
+impl ExperimentalConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            (
+                "experimental.user_session_lifetime",
+                self.user_session_lifetime,
+            ),
+            (
+                "experimental.user_session_idle_timeout",
+                self.user_session_idle_timeout,
+            ),
+        ] {
+            if value < 60 {
+                return Err(ConfigError::invalid(key, "must be at least 60 seconds"));
+            }
+        }
+        if let Some(inactive) = &self.inactive_session_expiration
+            && inactive.ttl < 60
+        {
+            return Err(ConfigError::invalid(
+                "experimental.inactive_session_expiration.ttl",
+                "must be at least 60 seconds",
+            ));
+        }
+        Ok(())
+    }
+
+    /// How long browser sessions last (`user_session_lifetime`, and the shorter of
+    /// `user_session_idle_timeout` and `inactive_session_expiration.ttl` when that applies to
+    /// user sessions).
+    pub fn browser_session_limits(&self) -> crate::domain::browser_sessions::BrowserSessionLimits {
+        let seconds =
+            |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        let mut idle = self.user_session_idle_timeout;
+        if let Some(inactive) = &self.inactive_session_expiration
+            && inactive.expire_user_sessions
+        {
+            idle = idle.min(inactive.ttl);
+        }
+        crate::domain::browser_sessions::BrowserSessionLimits {
+            lifetime: seconds(self.user_session_lifetime),
+            idle_timeout: seconds(idle),
+        }
+    }
+
+    /// After how long without use compat sessions end (`inactive_session_expiration` with
+    /// `expire_compat_sessions`), if they do.
+    pub fn compat_session_idle_timeout(&self) -> Option<chrono::Duration> {
+        self.inactive_session_expiration
+            .as_ref()
+            .filter(|inactive| inactive.expire_compat_sessions)
+            .map(|inactive| {
+                chrono::Duration::seconds(i64::try_from(inactive.ttl).unwrap_or(i64::MAX / 1000))
+            })
+    }
+
+    /// The same for OAuth 2.0 sessions (`expire_oauth_sessions`).
+    pub fn oauth_session_idle_timeout(&self) -> Option<chrono::Duration> {
+        self.inactive_session_expiration
+            .as_ref()
+            .filter(|inactive| inactive.expire_oauth_sessions)
+            .map(|inactive| {
+                chrono::Duration::seconds(i64::try_from(inactive.ttl).unwrap_or(i64::MAX / 1000))
+            })
+    }
 }

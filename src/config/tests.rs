@@ -206,9 +206,11 @@ fn every_default() {
     assert_eq!(c.branding.service_name, None);
     assert_eq!(c.captcha.service, None);
 
+    assert_eq!(c.templates, TemplatesConfig::default());
+
     // untyped sections
     assert!(c.upstream_oauth2.providers.is_empty());
-    for value in [&c.telemetry, &c.templates, &c.policy] {
+    for value in [&c.telemetry, &c.policy] {
         assert_eq!(value, &Value::Mapping(Default::default()));
     }
 }
@@ -219,6 +221,15 @@ fn mas_example_loads_without_warnings() {
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let c = loaded.config;
 
+    // MAS's keys besides `path` are parsed (not used yet), without a warning.
+    assert_eq!(
+        c.templates,
+        TemplatesConfig {
+            path: Some("/usr/local/share/mas-cli/templates/".into()),
+            assets_manifest: Some("/usr/local/share/mas-cli/manifest.json".into()),
+            translations_path: Some("/usr/local/share/mas-cli/translations/".into()),
+        }
+    );
     assert_eq!(c.http.public_base.as_str(), "https://auth.example.com/");
     assert_eq!(c.http.listeners.len(), 3);
     assert!(c.http.listeners[0].resources.contains(&Resource::AdminApi));

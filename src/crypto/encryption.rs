@@ -14,7 +14,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::rngs::OsRng;
+
+use crate::domain::RandomSource;
 
 /// XChaCha20 nonce length in bytes.
 const NONCE_LEN: usize = 24;
@@ -44,6 +45,7 @@ pub enum EncryptionError {
 #[derive(Clone)]
 pub struct Encrypter {
     aead: XChaCha20Poly1305,
+    random: RandomSource,
 }
 
 impl fmt::Debug for Encrypter {
@@ -58,7 +60,14 @@ impl Encrypter {
     pub fn new(key: &[u8; 32]) -> Self {
         Self {
             aead: XChaCha20Poly1305::new(key.into()),
+            random: RandomSource::System,
         }
+    }
+
+    /// Draw nonces from `random` (tests use a seeded source).
+    pub fn with_random(mut self, random: RandomSource) -> Self {
+        self.random = random;
+        self
     }
 
     /// Builds an encrypter from the configuration form of the key: exactly 64 hex characters.
@@ -76,7 +85,7 @@ impl Encrypter {
 
     /// Encrypts `plaintext` under a fresh random nonce; returns `base64(nonce || ciphertext)`.
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<String, EncryptionError> {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut self.random.rng());
         let ciphertext = self
             .aead
             .encrypt(&nonce, plaintext)

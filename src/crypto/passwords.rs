@@ -21,9 +21,10 @@ use std::sync::Arc;
 use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use pbkdf2::Pbkdf2;
-use rand::rngs::OsRng;
 use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
+
+use crate::domain::RandomSource;
 
 /// Default bcrypt cost, as in MAS and Synapse (`bcrypt_rounds: 12`).
 pub const DEFAULT_BCRYPT_COST: u32 = 12;
@@ -100,6 +101,10 @@ pub enum PasswordError {
     /// The stored hash cannot be parsed by its scheme's algorithm.
     #[error("stored password hash is malformed: {0}")]
     MalformedHash(String),
+    /// The stored hash asks for more work than any sane scheme (e.g. an imported argon2 hash
+    /// with gigabytes of memory): verifying it would tie up a hashing thread.
+    #[error("stored password hash asks for too much work: {0}")]
+    UnsafeParameters(String),
     /// The hashing library failed for another reason.
     #[error("password hashing failed: {0}")]
     Hashing(String),
@@ -132,10 +137,29 @@ struct Inner {
     minimum_complexity: u8,
     /// Bounds the number of concurrently running hash computations.
     permits: Arc<Semaphore>,
-    /// A hash of a throwaway password under the current scheme, for
-    /// [`PasswordHasher::burn_one_verification`]; made on first use.
-    decoy: std::sync::OnceLock<String>,
+    /// A hash of a throwaway password under each scheme, and which scheme verifies slowest, for
+    /// [`PasswordHasher::burn_slowest_verification`]; measured on first use.
+    decoys: tokio::sync::OnceCell<Decoys>,
+    /// How long a verification under the slowest scheme takes lately, in nanoseconds.
+    slowest_nanos: std::sync::atomic::AtomicU64,
+    /// Salts come from here.
+    random: RandomSource,
 }
+
+/// Decoy hashes, one per scheme, and the scheme that verifies slowest.
+struct Decoys {
+    hashes: Vec<(u16, String)>,
+    slowest: u16,
+}
+
+/// The most work a stored hash may ask of us. Beyond these (argon2's default is 19 MiB, t=2, p=1;
+/// Synapse's bcrypt cost is 12; PBKDF2's default 600,000 rounds) a hash is refused rather than
+/// verified: one such hash would occupy a hashing thread for seconds on every attempt.
+const MAX_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
+const MAX_ARGON2_PASSES: u32 = 16;
+const MAX_ARGON2_LANES: u32 = 16;
+const MAX_BCRYPT_COST: u32 = 14;
+const MAX_PBKDF2_ROUNDS: u32 = 2_000_000;
 
 impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -177,9 +201,27 @@ impl PasswordHasher {
                 schemes,
                 minimum_complexity,
                 permits: Arc::new(Semaphore::new(parallelism)),
-                decoy: std::sync::OnceLock::new(),
+                decoys: tokio::sync::OnceCell::new(),
+                slowest_nanos: std::sync::atomic::AtomicU64::new(0),
+                random: RandomSource::System,
             }),
         })
+    }
+
+    /// Draw salts from `random` (tests use a seeded source).
+    pub fn with_random(self, random: RandomSource) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            schemes: shared.schemes.clone(),
+            minimum_complexity: shared.minimum_complexity,
+            permits: Arc::clone(&shared.permits),
+            decoys: tokio::sync::OnceCell::new(),
+            slowest_nanos: std::sync::atomic::AtomicU64::new(0),
+            random: shared.random.clone(),
+        });
+        inner.random = random;
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Version of the scheme used for new hashes (the highest configured version).
@@ -198,9 +240,16 @@ impl PasswordHasher {
         let password = password.to_owned();
         self.run_blocking(move |inner| {
             let scheme = inner.current();
-            hash_with(scheme, &password).map(|hash| (version, hash))
+            hash_with(scheme, &password, &inner.random).map(|hash| (version, hash))
         })
         .await
+    }
+
+    /// Whether a hash stored (or about to be stored, e.g. imported) under scheme `version` is
+    /// one this server can verify: the version is configured, the hash parses for its
+    /// algorithm, and its parameters are within the limits of sane work.
+    pub fn check_hash(&self, version: u16, hashed: &str) -> Result<(), PasswordError> {
+        check_parameters(self.inner.scheme(version)?, hashed)
     }
 
     /// Verifies `password` against a hash stored with scheme `version`.
@@ -216,7 +265,7 @@ impl PasswordHasher {
         self.inner.scheme(version)?;
         let hashed = hashed.to_owned();
         let password = password.to_owned();
-        self.run_blocking(move |inner| verify_with(inner.scheme(version)?, &hashed, &password))
+        self.run_blocking(move |inner| inner.verify_timed(version, &hashed, &password))
             .await
     }
 
@@ -235,34 +284,85 @@ impl PasswordHasher {
         let hashed = hashed.to_owned();
         let password = password.to_owned();
         self.run_blocking(move |inner| {
-            verify_with(inner.scheme(version)?, &hashed, &password)?;
+            inner.verify_timed(version, &hashed, &password)?;
             let current = inner.current();
             if current.version == version {
                 return Ok(None);
             }
-            hash_with(current, &password).map(|hash| Some((current.version, hash)))
+            hash_with(current, &password, &inner.random).map(|hash| Some((current.version, hash)))
         })
         .await
     }
 
-    /// Spend the time of one verification under the current scheme, with nothing to verify: a
-    /// login for an unknown user then takes as long as one with a wrong password, so response
-    /// times do not reveal which usernames exist.
-    pub async fn burn_one_verification(&self) {
+    /// Spend the time of one verification under the slowest configured scheme, with nothing to
+    /// verify: a sign-in that fails before any real verification (unknown user, no password, a
+    /// hash we refuse) then costs what a wrong password under the slowest scheme costs, so
+    /// response times do not tell which usernames exist.
+    pub async fn burn_slowest_verification(&self) {
+        let decoys = match self.decoys().await {
+            Ok(decoys) => decoys,
+            Err(error) => {
+                tracing::warn!(%error, "could not prepare the decoy password hashes");
+                return;
+            }
+        };
+        let version = decoys.slowest;
+        let Some((_, decoy)) = decoys.hashes.iter().find(|(v, _)| *v == version) else {
+            return;
+        };
+        let decoy = decoy.clone();
         let result = self
-            .run_blocking(|inner| {
-                let scheme = inner.current();
-                let decoy = match inner.decoy.get() {
-                    Some(decoy) => decoy.clone(),
-                    None => {
-                        let made = hash_with(scheme, "decoy password")?;
-                        inner.decoy.get_or_init(|| made).clone()
-                    }
-                };
-                verify_with(scheme, &decoy, "not the decoy password")
+            .run_blocking(move |inner| {
+                inner.verify_timed(version, &decoy, "not the decoy password")
             })
             .await;
         debug_assert!(matches!(result, Err(PasswordError::Mismatch)));
+    }
+
+    /// After a wrong password verified in `spent`: wait out the rest of what a verification
+    /// under the slowest scheme takes, so that users whose hash is cheaper to verify (argon2id
+    /// beside migrated bcrypt) cannot be told apart by timing. Sleeps; uses no CPU.
+    pub async fn pad_failure(&self, spent: std::time::Duration) {
+        if self.decoys().await.is_err() {
+            return;
+        }
+        let slowest = std::time::Duration::from_nanos(
+            self.inner
+                .slowest_nanos
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        if let Some(rest) = slowest.checked_sub(spent) {
+            tokio::time::sleep(rest).await;
+        }
+    }
+
+    /// The decoy hashes, made (and each scheme's verification timed) on first use.
+    async fn decoys(&self) -> Result<&Decoys, PasswordError> {
+        self.inner
+            .decoys
+            .get_or_try_init(|| async {
+                self.run_blocking(|inner| {
+                    let mut hashes = Vec::new();
+                    let mut slowest = (inner.current().version, std::time::Duration::ZERO);
+                    for scheme in &inner.schemes {
+                        let hash = hash_with(scheme, "decoy password", &inner.random)?;
+                        let started = std::time::Instant::now();
+                        let _ = verify_with(scheme, &hash, "not the decoy password");
+                        let took = started.elapsed();
+                        if took > slowest.1 {
+                            slowest = (scheme.version, took);
+                        }
+                        hashes.push((scheme.version, hash));
+                    }
+                    inner.record_slowest(slowest.1);
+                    Ok(Decoys {
+                        hashes,
+                        slowest: slowest.0,
+                    })
+                })
+                .await
+            })
+            .await
     }
 
     /// Checks that `password` reaches the configured minimum zxcvbn score.
@@ -310,6 +410,41 @@ impl Inner {
         self.schemes
             .last()
             .expect("PasswordHasher always holds at least one scheme")
+    }
+
+    /// Verify, and keep the estimate of the slowest scheme's verification time current.
+    fn verify_timed(
+        &self,
+        version: u16,
+        hashed: &str,
+        password: &str,
+    ) -> Result<(), PasswordError> {
+        let scheme = self.scheme(version)?;
+        let started = std::time::Instant::now();
+        let result = verify_with(scheme, hashed, password);
+        if self
+            .decoys
+            .get()
+            .is_some_and(|decoys| decoys.slowest == version)
+            && matches!(result, Ok(()) | Err(PasswordError::Mismatch))
+        {
+            self.record_slowest(started.elapsed());
+        }
+        result
+    }
+
+    /// Fold one measured verification of the slowest scheme into the estimate (a moving
+    /// average: the machine's load changes how long hashing takes).
+    fn record_slowest(&self, took: std::time::Duration) {
+        use std::sync::atomic::Ordering;
+        let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let previous = self.slowest_nanos.load(Ordering::Relaxed);
+        let next = if previous == 0 {
+            took
+        } else {
+            previous - previous / 8 + took / 8
+        };
+        self.slowest_nanos.store(next, Ordering::Relaxed);
     }
 
     fn scheme(&self, version: u16) -> Result<&PasswordScheme, PasswordError> {
@@ -393,11 +528,15 @@ fn with_argon2_memory<T>(blocks: usize, work: impl FnOnce(&mut [argon2::Block]) 
 
 /// The PHC string `$argon2id$v=19$m=…,t=…,p=…$salt$hash`, as `PasswordHasher::hash_password`
 /// makes it, but computed in reused memory.
-fn argon2_hash(scheme: &PasswordScheme, password: &str) -> Result<String, PasswordError> {
+fn argon2_hash(
+    scheme: &PasswordScheme,
+    password: &str,
+    random: &RandomSource,
+) -> Result<String, PasswordError> {
     let hashing = |e: &dyn fmt::Display| PasswordError::Hashing(e.to_string());
     let params = Params::default();
     let argon2 = argon2_for(scheme, params.clone())?;
-    let salt = SaltString::generate(&mut OsRng);
+    let salt = SaltString::generate(&mut random.rng());
     let mut salt_bytes = [0u8; 64];
     let salt_raw = salt.decode_b64(&mut salt_bytes).map_err(|e| hashing(&e))?;
     let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
@@ -463,16 +602,28 @@ fn argon2_verify(
     }
 }
 
-fn hash_with(scheme: &PasswordScheme, password: &str) -> Result<String, PasswordError> {
+fn hash_with(
+    scheme: &PasswordScheme,
+    password: &str,
+    random: &RandomSource,
+) -> Result<String, PasswordError> {
     use argon2::password_hash::PasswordHasher as _;
+    use rand::Rng as _;
 
     match scheme.algorithm {
-        PasswordAlgorithm::Argon2id => argon2_hash(scheme, password),
+        PasswordAlgorithm::Argon2id => argon2_hash(scheme, password, random),
         // The truncating `hash` matches what Synapse/python-bcrypt produced for >72-byte inputs.
-        PasswordAlgorithm::Bcrypt { cost } => bcrypt::hash(peppered(scheme, password), cost)
-            .map_err(|e| PasswordError::Hashing(e.to_string())),
+        PasswordAlgorithm::Bcrypt { cost } => {
+            let hashed = bcrypt::hash_with_salt_bytes(
+                peppered(scheme, password),
+                cost,
+                random.rng().r#gen(),
+            )
+            .map_err(|e| PasswordError::Hashing(e.to_string()))?;
+            String::from_utf8(hashed.to_vec()).map_err(|e| PasswordError::Hashing(e.to_string()))
+        }
         PasswordAlgorithm::Pbkdf2 => {
-            let salt = SaltString::generate(&mut OsRng);
+            let salt = SaltString::generate(&mut random.rng());
             let hash = Pbkdf2
                 .hash_password(&peppered(scheme, password), &salt)
                 .map_err(|e| PasswordError::Hashing(e.to_string()))?;
@@ -481,7 +632,54 @@ fn hash_with(scheme: &PasswordScheme, password: &str) -> Result<String, Password
     }
 }
 
+/// Refuse a hash that does not parse for the scheme's algorithm or asks for more work than the
+/// `MAX_*` limits (or than the scheme itself, for bcrypt, whose configured cost may be higher).
+fn check_parameters(scheme: &PasswordScheme, hashed: &str) -> Result<(), PasswordError> {
+    let unsafe_hash = |what: String| Err(PasswordError::UnsafeParameters(what));
+    match scheme.algorithm {
+        PasswordAlgorithm::Argon2id => {
+            let parsed = parse_phc(hashed)?;
+            let params = Params::try_from(&parsed)
+                .map_err(|e| PasswordError::MalformedHash(format!("argon2 hash: {e}")))?;
+            if params.m_cost() > MAX_ARGON2_MEMORY_KIB
+                || params.t_cost() > MAX_ARGON2_PASSES
+                || params.p_cost() > MAX_ARGON2_LANES
+            {
+                return unsafe_hash(format!(
+                    "argon2 m={}, t={}, p={} (at most m={MAX_ARGON2_MEMORY_KIB}, t={MAX_ARGON2_PASSES}, p={MAX_ARGON2_LANES})",
+                    params.m_cost(),
+                    params.t_cost(),
+                    params.p_cost()
+                ));
+            }
+        }
+        PasswordAlgorithm::Bcrypt { cost: configured } => {
+            let parts: bcrypt::HashParts = hashed
+                .parse()
+                .map_err(|e: bcrypt::BcryptError| PasswordError::MalformedHash(e.to_string()))?;
+            let limit = MAX_BCRYPT_COST.max(configured);
+            if parts.get_cost() > limit {
+                return unsafe_hash(format!(
+                    "bcrypt cost {} (at most {limit})",
+                    parts.get_cost()
+                ));
+            }
+        }
+        PasswordAlgorithm::Pbkdf2 => {
+            let parsed = parse_phc(hashed)?;
+            let rounds = parsed.params.get_decimal("i").unwrap_or(0);
+            if rounds > MAX_PBKDF2_ROUNDS {
+                return unsafe_hash(format!(
+                    "pbkdf2 {rounds} rounds (at most {MAX_PBKDF2_ROUNDS})"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn verify_with(scheme: &PasswordScheme, hashed: &str, password: &str) -> Result<(), PasswordError> {
+    check_parameters(scheme, hashed)?;
     match scheme.algorithm {
         PasswordAlgorithm::Argon2id => argon2_verify(scheme, hashed, password),
         PasswordAlgorithm::Bcrypt { .. } => {
@@ -830,7 +1028,7 @@ mod tests {
         );
         assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         // …and a hash made the standard way (as MAS makes them) verifies with ours.
-        let salt = SaltString::generate(&mut OsRng);
+        let salt = SaltString::generate(&mut RandomSource::System.rng());
         let standard = Argon2::default()
             .hash_password(b"from elsewhere", &salt)
             .expect("standard hash")

@@ -35,6 +35,8 @@ pub struct CompatAccessToken {
     pub session_id: Ulid,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// When it was first used; recorded for expiring tokens (those a refresh token rotates).
+    pub first_used_at: Option<DateTime<Utc>>,
 }
 
 impl CompatAccessToken {
@@ -50,6 +52,34 @@ pub struct CompatRefreshToken {
     pub access_token_id: Ulid,
     pub created_at: DateTime<Utc>,
     pub consumed_at: Option<DateTime<Utc>>,
+    /// The refresh token that replaced this one when it was consumed.
+    pub next_id: Option<Ulid>,
+}
+
+/// What presenting a refresh token leads to (RFC 9700 §4.14.2, with MAS's tolerance of a
+/// client that refreshed twice because it lost the first answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshDecision {
+    /// An unused refresh token: rotate it.
+    Rotate,
+    /// A consumed token whose successor nobody has used yet: the client lost the answer and
+    /// retries. The successor is withdrawn and the rotation done again.
+    RotateAgain,
+    /// A consumed token presented after its successor was used: one of the two holders is not
+    /// the client. End the session.
+    Replay,
+}
+
+impl RefreshDecision {
+    /// Decide for `presented`, given whether its successor (if it has one) was used: its own
+    /// refresh token consumed, or its access token used.
+    pub fn for_token(presented: &CompatRefreshToken, successor_used: bool) -> Self {
+        match (presented.consumed_at, successor_used) {
+            (None, _) => RefreshDecision::Rotate,
+            (Some(_), false) => RefreshDecision::RotateAgain,
+            (Some(_), true) => RefreshDecision::Replay,
+        }
+    }
 }
 
 /// Device IDs Gatehouse makes up when a client does not bring one: 10 letters and digits, as MAS.
@@ -85,6 +115,32 @@ mod tests {
     }
 
     #[test]
+    fn refresh_decisions() {
+        let now = DateTime::from_timestamp(1_000_000, 0).unwrap_or_default();
+        let mut token = CompatRefreshToken {
+            id: Ulid::nil(),
+            session_id: Ulid::nil(),
+            access_token_id: Ulid::nil(),
+            created_at: now,
+            consumed_at: None,
+            next_id: None,
+        };
+        assert_eq!(
+            RefreshDecision::for_token(&token, false),
+            RefreshDecision::Rotate
+        );
+        token.consumed_at = Some(now);
+        assert_eq!(
+            RefreshDecision::for_token(&token, false),
+            RefreshDecision::RotateAgain
+        );
+        assert_eq!(
+            RefreshDecision::for_token(&token, true),
+            RefreshDecision::Replay
+        );
+    }
+
+    #[test]
     fn token_expiry() {
         let now = DateTime::from_timestamp(1_000_000, 0).unwrap_or_default();
         let token = CompatAccessToken {
@@ -92,6 +148,7 @@ mod tests {
             session_id: Ulid::nil(),
             created_at: now,
             expires_at: Some(refreshable_expiry(now, Duration::seconds(300))),
+            first_used_at: None,
         };
         assert!(token.is_valid(now + Duration::seconds(299)));
         assert!(!token.is_valid(now + Duration::seconds(300)));

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use ulid::Ulid;
 
+use super::scopes::Scope;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonalSession {
     pub id: Ulid,
@@ -11,7 +13,7 @@ pub struct PersonalSession {
     pub owner_client_id: Option<Ulid>,
     pub actor_user_id: Ulid,
     pub human_name: String,
-    pub scopes: Vec<String>,
+    pub scope: Scope,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_active_at: Option<DateTime<Utc>>,
@@ -31,11 +33,4 @@ impl PersonalAccessToken {
     pub fn is_valid(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|expires_at| now < expires_at)
     }
-}
-
-/// Split a space-separated scope string into its tokens (RFC 6749 §3.3).
-pub fn parse_scope(scope: &str) -> Vec<String> {
-    let mut scopes: Vec<String> = scope.split_ascii_whitespace().map(str::to_owned).collect();
-    scopes.dedup();
-    scopes
 }

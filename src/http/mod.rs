@@ -11,8 +11,9 @@ mod logging;
 pub mod matrix_error;
 pub mod oauth;
 pub mod pages;
-pub mod rate_limit;
+
 pub mod synapse_admin;
+pub mod tls;
 
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
@@ -24,7 +25,11 @@ use poem::{
 use crate::{
     config::{BindConfig, FdKind, ListenerConfig, Resource, RootConfig},
     crypto::{encryption::Encrypter, keys::Keystore, passwords::PasswordHasher},
-    domain::Clock,
+    domain::{Clock, RandomSource},
+    services::{
+        activity::ActivityRecorder,
+        sign_in::{LoginLimits, PasswordSignIn},
+    },
     store::Store,
     synapse::SynapseClient,
 };
@@ -43,28 +48,18 @@ pub struct AppState {
     pub matrix_secret: Arc<str>,
     /// Wakes the job worker when a request queued work.
     pub jobs_wake: Arc<tokio::sync::Notify>,
-    pub limits: Arc<Limits>,
+    /// Password sign-in (rate limits included), shared by every surface that takes passwords.
+    pub sign_in: Arc<PasswordSignIn>,
+    /// Where random values come from.
+    pub random: RandomSource,
     pub trusted_proxies: Arc<[client_ip::Network]>,
     pub templates: Arc<crate::templates::Templates>,
     /// Recent active-token answers (`experimental.introspection_cache_ttl`).
-    pub token_cache: Arc<crate::access::TokenCache>,
+    pub token_cache: Arc<crate::services::access::TokenCache>,
     /// Encrypts the pages' cookies; derived from `secrets.encryption`.
     pub cookie_key: Arc<[u8; 32]>,
-}
-
-/// The rate limiters of `rate_limiting`.
-pub struct Limits {
-    pub login_per_ip: rate_limit::RateLimiter<std::net::IpAddr>,
-    pub login_per_account: rate_limit::RateLimiter<String>,
-}
-
-impl Limits {
-    pub fn new(config: &crate::config::RateLimitingConfig) -> Self {
-        Self {
-            login_per_ip: rate_limit::RateLimiter::new(&config.login.per_ip),
-            login_per_account: rate_limit::RateLimiter::new(&config.login.per_account),
-        }
-    }
+    /// Token uses waiting to be recorded as session activity.
+    pub activity: Arc<ActivityRecorder>,
 }
 
 impl AppState {
@@ -73,28 +68,41 @@ impl AppState {
         store: Store,
         config: RootConfig,
         clock: Arc<dyn Clock>,
+        random: RandomSource,
         passwords: PasswordHasher,
         keystore: Keystore,
     ) -> Result<Self, StateError> {
         let encryption_key = config.secrets.encryption_key()?;
-        let encrypter = Encrypter::new(&encryption_key);
+        let encrypter = Encrypter::new(&encryption_key).with_random(random.clone());
         let secret = config.matrix.secret()?;
         let synapse = SynapseClient::new(&config.matrix, secret.clone())?;
+        let passwords = passwords.with_random(random.clone());
+        let sign_in = PasswordSignIn::new(
+            store.clone(),
+            clock.clone(),
+            passwords.clone(),
+            LoginLimits::new(&config.rate_limiting),
+            config.passwords.enabled,
+        );
         Ok(Self {
             store,
             passwords,
+            sign_in: Arc::new(sign_in),
+            random,
             keystore: Arc::new(keystore),
             encrypter: Arc::new(encrypter),
             synapse,
             matrix_secret: secret.into(),
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
-            limits: Arc::new(Limits::new(&config.rate_limiting)),
             trusted_proxies: client_ip::parse_networks(&config.http.trusted_proxies).into(),
-            templates: Arc::new(crate::templates::Templates::new()?),
-            token_cache: Arc::new(crate::access::TokenCache::new(
+            templates: Arc::new(crate::templates::Templates::load(&config.templates)?),
+            token_cache: Arc::new(crate::services::access::TokenCache::new(
                 std::time::Duration::from_secs(config.experimental.introspection_cache_ttl),
             )),
             cookie_key: Arc::new(encryption_key),
+            activity: Arc::new(ActivityRecorder::new(std::time::Duration::from_secs(
+                config.experimental.introspection_cache_ttl,
+            ))),
             config: Arc::new(config),
             clock,
         })
@@ -106,9 +114,16 @@ impl AppState {
         config: RootConfig,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let passwords = crate::services::password_hasher(&config)?;
-        let keystore = crate::services::keystore(&config)?;
-        Ok(Self::new(store, config, clock, passwords, keystore)?)
+        let passwords = config.password_hasher()?;
+        let keystore = config.keystore()?;
+        Ok(Self::new(
+            store,
+            config,
+            clock,
+            RandomSource::System,
+            passwords,
+            keystore,
+        )?)
     }
 
     /// `@localpart:server_name`.
@@ -129,8 +144,8 @@ pub enum StateError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Synapse(#[from] crate::synapse::SynapseError),
-    #[error("templates: {0}")]
-    Templates(#[from] minijinja::Error),
+    #[error(transparent)]
+    Templates(#[from] crate::templates::TemplatesError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +163,9 @@ pub enum ServeError {
         name: String,
         message: &'static str,
     },
+    /// A listener's `tls` section names an unreadable or unusable certificate or key.
+    #[error(transparent)]
+    Tls(#[from] crate::config::ConfigError),
     #[error("listener {name} stopped: {source}")]
     Serve {
         name: String,
@@ -158,7 +176,7 @@ pub enum ServeError {
 /// A listener whose sockets are bound: the addresses are known before serving starts.
 pub struct BoundListener {
     pub name: String,
-    /// `http://host:port` (or `unix:path`) for each bound socket.
+    /// `http://host:port` (`https://` with `tls`, or `unix:path`) for each bound socket.
     pub urls: Vec<String>,
     pub resources: Vec<&'static str>,
     config: ListenerConfig,
@@ -177,11 +195,15 @@ pub async fn bind_listeners(
             name: listener.name.clone(),
             message,
         };
-        if listener.tls.is_some() {
-            return Err(unsupported(
-                "TLS termination is not built in; terminate TLS in a reverse proxy",
-            ));
-        }
+        // Loaded before this listener binds: a bad certificate or key stops start-up, and the
+        // sockets bound so far are closed as the error returns.
+        let tls = match &listener.tls {
+            Some(tls) => Some(tls::server_config(
+                tls,
+                &format!("http.listeners[{index}].tls"),
+            )?),
+            None => None,
+        };
         if listener.proxy_protocol {
             return Err(unsupported("the PROXY protocol is not supported"));
         }
@@ -200,9 +222,18 @@ pub async fn bind_listeners(
                 Some(previous) => previous.combine(next).boxed(),
             });
         }
-        let Some(acceptor) = acceptor else {
+        let Some(mut acceptor) = acceptor else {
             return Err(unsupported("no binds"));
         };
+        // TLS covers every bind of the listener, UNIX sockets included.
+        if let Some(tls) = tls {
+            acceptor = tls::TlsAcceptor::new(acceptor, tls).boxed();
+            for url in &mut urls {
+                if let Some(rest) = url.strip_prefix("http://") {
+                    *url = format!("https://{rest}");
+                }
+            }
+        }
         bound.push(BoundListener {
             name: listener.name.clone(),
             urls,
@@ -336,6 +367,7 @@ pub fn listener_routes(
         _ => route,
     };
     let endpoint = route
+        .with(security_headers())
         .with(body_limit::BodyLimit::new(state.config.http.max_body_size))
         // A bug must cost one request a 500, not the connection.
         .with(poem::middleware::CatchPanic::new())
@@ -345,6 +377,21 @@ pub fn listener_routes(
     } else {
         endpoint.boxed()
     }
+}
+
+/// Headers on every answer: nothing of Gatehouse may be framed (clickjacking of the sign-in and
+/// consent pages), content types are not sniffed, and no URL (which may hold a code) leaks in
+/// a `Referer`. The CSP is appended, so a page's own policy (the form-post page's script hash)
+/// is enforced alongside it.
+fn security_headers() -> poem::middleware::SetHeader {
+    poem::middleware::SetHeader::new()
+        .overriding(poem::http::header::X_FRAME_OPTIONS, "DENY")
+        .appending(
+            poem::http::header::CONTENT_SECURITY_POLICY,
+            "frame-ancestors 'none'",
+        )
+        .overriding(poem::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .overriding(poem::http::header::REFERRER_POLICY, "no-referrer")
 }
 
 /// Resources this build serves; `server` warns about configured resources not in this list.
@@ -389,8 +436,22 @@ pub async fn serve(
         let mut stop = stop_tx.subscribe();
         tokio::spawn(async move {
             tokio::select! {
-                _ = crate::access::follow_invalidations(store, ttl) => {}
+                _ = crate::services::access::follow_invalidations(store, ttl) => {}
                 _ = stop.recv() => {}
+            }
+        })
+    };
+    let recorder = {
+        let (store, activity) = (state.store.clone(), state.activity.clone());
+        let mut stop = stop_tx.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = activity.clone().run(store.clone()) => {}
+                _ = stop.recv() => {}
+            }
+            // What was noted before the stop is still written.
+            if let Err(error) = activity.flush(&store).await {
+                tracing::warn!(%error, "could not record the last session activity");
             }
         })
     };
@@ -410,6 +471,7 @@ pub async fn serve(
         }
     }
     follower.abort();
+    let _ = recorder.await;
     Ok(())
 }
 

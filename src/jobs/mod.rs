@@ -12,6 +12,7 @@ use crate::{
         Clock,
         jobs::{Job, JobStatus, QueuedJob},
     },
+    services::housekeeping::{Housekeeping, Swept},
     store::{Store, StoreError},
     synapse::{ProvisionRequest, SynapseClient, SynapseError},
 };
@@ -20,6 +21,8 @@ use crate::{
 const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 /// How often an idle worker looks for due jobs (retries become due without a wake-up).
 const POLL: Duration = Duration::from_secs(1);
+/// How often the worker deletes dead rows and ends expired sessions.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -38,6 +41,8 @@ pub struct Worker {
     /// Woken when a request queued a job, so work starts at once instead of at the next poll.
     pub wake: Arc<Notify>,
     pub name: String,
+    /// The cleanup and expiry round run every [`HOUSEKEEPING_EVERY`].
+    pub housekeeping: Housekeeping,
 }
 
 impl Worker {
@@ -47,14 +52,33 @@ impl Worker {
             synapse,
             clock,
             wake: Arc::new(Notify::new()),
-            name: format!("worker-{}", ulid::Ulid::new()),
+            name: format!(
+                "worker-{}",
+                crate::domain::ids::new_id(&crate::domain::SystemClock)
+            ),
+            housekeeping: Housekeeping::default(),
         }
     }
 
     /// Run until `shutdown` resolves.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut last_housekeeping: Option<std::time::Instant> = None;
         loop {
+            if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {
+                last_housekeeping = Some(std::time::Instant::now());
+                match self
+                    .housekeeping
+                    .sweep(&self.store, self.clock.as_ref())
+                    .await
+                {
+                    Ok(swept) if swept != Swept::default() => {
+                        tracing::info!(?swept, "housekeeping");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "housekeeping failed; will retry"),
+                }
+            }
             match self.run_pending().await {
                 Ok(_) => {}
                 Err(error) => tracing::error!(%error, "job queue unavailable"),

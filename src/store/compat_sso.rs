@@ -7,7 +7,7 @@ use sqlx::Row;
 use ulid::Ulid;
 
 use super::{
-    Conn, StoreError,
+    Conn, StoreError, Write,
     codec::{get_opt_time, get_opt_ulid, get_time, get_ulid, ms},
     compat::token_digest,
 };
@@ -22,8 +22,8 @@ pub struct CompatSsoLogin {
     pub exchanged_at: Option<DateTime<Utc>>,
 }
 
-pub struct CompatSsoRepo<'c> {
-    conn: Conn<'c>,
+pub struct CompatSsoRepo<'c, M> {
+    conn: Conn<'c, M>,
 }
 
 const COLUMNS: &str =
@@ -40,29 +40,9 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<CompatSsoLogin, StoreError> {
     })
 }
 
-impl<'c> CompatSsoRepo<'c> {
-    pub(crate) fn new(conn: Conn<'c>) -> Self {
+impl<'c, M> CompatSsoRepo<'c, M> {
+    pub(crate) fn new(conn: Conn<'c, M>) -> Self {
         Self { conn }
-    }
-
-    /// `placeholder` is an unguessable value that stands in for the login token until the login
-    /// is fulfilled (the column is unique and required; nobody knows this value).
-    pub async fn add(
-        &mut self,
-        login: &CompatSsoLogin,
-        placeholder: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO compat_sso_logins (compat_sso_login_id, redirect_uri, login_token_sha256, created_at)
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(login.id.to_string())
-        .bind(&login.redirect_uri)
-        .bind(token_digest(placeholder))
-        .bind(ms(login.created_at))
-        .execute(&mut *self.conn)
-        .await?;
-        Ok(())
     }
 
     pub async fn find(&mut self, id: Ulid) -> Result<Option<CompatSsoLogin>, StoreError> {
@@ -88,6 +68,29 @@ impl<'c> CompatSsoRepo<'c> {
             .as_ref()
             .map(from_row)
             .transpose()
+    }
+}
+
+/// Writes: only inside a unit of work ([`super::Repo`]).
+impl CompatSsoRepo<'_, Write<'_>> {
+    /// `placeholder` is an unguessable value that stands in for the login token until the login
+    /// is fulfilled (the column is unique and required; nobody knows this value).
+    pub async fn add(
+        &mut self,
+        login: &CompatSsoLogin,
+        placeholder: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO compat_sso_logins (compat_sso_login_id, redirect_uri, login_token_sha256, created_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(login.id.to_string())
+        .bind(&login.redirect_uri)
+        .bind(token_digest(placeholder))
+        .bind(ms(login.created_at))
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
     }
 
     /// Fulfil an unfulfilled login for a browser session; false if it was fulfilled already.
@@ -126,5 +129,17 @@ impl<'c> CompatSsoRepo<'c> {
         .execute(&mut *self.conn)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Delete the logins started before `before`: by then none can be confirmed or exchanged.
+    pub async fn delete_started_before(
+        &mut self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM compat_sso_logins WHERE created_at < $1")
+            .bind(ms(before))
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(done.rows_affected())
     }
 }

@@ -6,7 +6,7 @@ use sqlx::{Row, any::AnyRow};
 use ulid::Ulid;
 
 use super::{
-    Conn, StoreError,
+    Conn, StoreError, Write,
     codec::{get_time, get_ulid, ms},
     pagination::{Conditions, Page, Pagination, count, fetch_page},
 };
@@ -33,8 +33,8 @@ impl EmailFilter {
     }
 }
 
-pub struct EmailRepo<'c> {
-    conn: Conn<'c>,
+pub struct EmailRepo<'c, M> {
+    conn: Conn<'c, M>,
 }
 
 /// A third-party identifier Gatehouse keeps but does not use (a phone number, say).
@@ -55,34 +55,9 @@ fn email_from_row(row: &AnyRow) -> Result<UserEmail, StoreError> {
     })
 }
 
-impl<'c> EmailRepo<'c> {
-    pub(crate) fn new(conn: Conn<'c>) -> Self {
+impl<'c, M> EmailRepo<'c, M> {
+    pub(crate) fn new(conn: Conn<'c, M>) -> Self {
         Self { conn }
-    }
-
-    /// Attach an address to a user. The same address twice on one user (in any case) is a
-    /// [`StoreError::Conflict`].
-    pub async fn add(&mut self, email: &UserEmail) -> Result<(), StoreError> {
-        let exists: Option<String> = sqlx::query_scalar(
-            "SELECT user_email_id FROM user_emails WHERE user_id = $1 AND lower(email) = lower($2)",
-        )
-        .bind(email.user_id.to_string())
-        .bind(&email.email)
-        .fetch_optional(&mut *self.conn)
-        .await?;
-        if exists.is_some() {
-            return Err(StoreError::Conflict("email address on this user"));
-        }
-        sqlx::query(
-            "INSERT INTO user_emails (user_email_id, user_id, email, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(email.id.to_string())
-        .bind(email.user_id.to_string())
-        .bind(&email.email)
-        .bind(ms(email.created_at))
-        .execute(&mut *self.conn)
-        .await?;
-        Ok(())
     }
 
     pub async fn list_for_user(&mut self, user_id: Ulid) -> Result<Vec<UserEmail>, StoreError> {
@@ -145,6 +120,57 @@ impl<'c> EmailRepo<'c> {
         count(&mut self.conn, "FROM user_emails e", &filter.conditions()).await
     }
 
+    pub async fn list_unsupported_threepids(
+        &mut self,
+        user_id: Ulid,
+    ) -> Result<Vec<UnsupportedThreepid>, StoreError> {
+        sqlx::query(
+            "SELECT user_id, medium, address, created_at FROM user_unsupported_third_party_ids
+             WHERE user_id = $1 ORDER BY medium, address",
+        )
+        .bind(user_id.to_string())
+        .fetch_all(&mut *self.conn)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(UnsupportedThreepid {
+                user_id: get_ulid(row, "user_id")?,
+                medium: row.try_get("medium")?,
+                address: row.try_get("address")?,
+                created_at: get_time(row, "created_at")?,
+            })
+        })
+        .collect()
+    }
+}
+
+/// Writes: only inside a unit of work ([`super::Repo`]).
+impl EmailRepo<'_, Write<'_>> {
+    /// Attach an address to a user. The same address twice on one user (in any case) is a
+    /// [`StoreError::Conflict`].
+    pub async fn add(&mut self, email: &UserEmail) -> Result<(), StoreError> {
+        let exists: Option<String> = sqlx::query_scalar(
+            "SELECT user_email_id FROM user_emails WHERE user_id = $1 AND lower(email) = lower($2)",
+        )
+        .bind(email.user_id.to_string())
+        .bind(&email.email)
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        if exists.is_some() {
+            return Err(StoreError::Conflict("email address on this user"));
+        }
+        sqlx::query(
+            "INSERT INTO user_emails (user_email_id, user_id, email, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(email.id.to_string())
+        .bind(email.user_id.to_string())
+        .bind(&email.email)
+        .bind(ms(email.created_at))
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
     pub async fn remove(&mut self, id: Ulid) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM user_emails WHERE user_email_id = $1")
             .bind(id.to_string())
@@ -172,28 +198,5 @@ impl<'c> EmailRepo<'c> {
             return Err(StoreError::Conflict("third-party identifier"));
         }
         Ok(())
-    }
-
-    pub async fn list_unsupported_threepids(
-        &mut self,
-        user_id: Ulid,
-    ) -> Result<Vec<UnsupportedThreepid>, StoreError> {
-        sqlx::query(
-            "SELECT user_id, medium, address, created_at FROM user_unsupported_third_party_ids
-             WHERE user_id = $1 ORDER BY medium, address",
-        )
-        .bind(user_id.to_string())
-        .fetch_all(&mut *self.conn)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(UnsupportedThreepid {
-                user_id: get_ulid(row, "user_id")?,
-                medium: row.try_get("medium")?,
-                address: row.try_get("address")?,
-                created_at: get_time(row, "created_at")?,
-            })
-        })
-        .collect()
     }
 }

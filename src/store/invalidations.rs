@@ -23,7 +23,7 @@ use sqlx::Row;
 use ulid::Ulid;
 
 use super::{
-    Conn, Store, StoreError,
+    Store, StoreError,
     codec::{self, ms},
 };
 
@@ -110,13 +110,13 @@ impl TokenInvalidations {
 /// Write the invalidation rows of a unit of work (inside its transaction); returns their row
 /// ids, to be marked as followed once committed.
 pub(super) async fn write_rows(
-    conn: &mut Conn<'_>,
+    conn: &mut sqlx::AnyConnection,
     subjects: &[Ulid],
 ) -> Result<Vec<Ulid>, StoreError> {
     let now = ms(wall_clock());
     let mut row_ids = Vec::with_capacity(subjects.len());
     for subject in subjects {
-        let row_id = Ulid::new();
+        let row_id = crate::domain::ids::new_id(&crate::domain::SystemClock);
         sqlx::query(
             "INSERT INTO token_invalidations (token_invalidation_id, subject_id, created_at)
              VALUES ($1, $2, $3)",
@@ -124,7 +124,7 @@ pub(super) async fn write_rows(
         .bind(row_id.to_string())
         .bind(subject.to_string())
         .bind(now)
-        .execute(&mut **conn)
+        .execute(&mut *conn)
         .await?;
         row_ids.push(row_id);
     }

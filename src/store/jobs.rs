@@ -7,7 +7,7 @@ use sqlx::{Row, any::AnyRow};
 use ulid::Ulid;
 
 use super::{
-    Conn, StoreError,
+    Conn, StoreError, Write,
     codec::{get_time, get_ulid, ms},
 };
 use crate::domain::{
@@ -16,8 +16,8 @@ use crate::domain::{
     jobs::{Job, JobStatus, MAX_ATTEMPTS, QueuedJob, retry_delay},
 };
 
-pub struct JobRepo<'c> {
-    conn: Conn<'c>,
+pub struct JobRepo<'c, M> {
+    conn: Conn<'c, M>,
 }
 
 fn job_from_row(row: &AnyRow) -> Result<QueuedJob, StoreError> {
@@ -44,11 +44,27 @@ fn job_from_row(row: &AnyRow) -> Result<QueuedJob, StoreError> {
 const COLUMNS: &str =
     "queue_job_id, payload, status, attempt, scheduled_at, created_at, last_error";
 
-impl<'c> JobRepo<'c> {
-    pub(crate) fn new(conn: Conn<'c>) -> Self {
+impl<'c, M> JobRepo<'c, M> {
+    pub(crate) fn new(conn: Conn<'c, M>) -> Self {
         Self { conn }
     }
 
+    /// Jobs in a given status, oldest first (for `doctor`, tests and admins).
+    pub async fn list(&mut self, status: JobStatus) -> Result<Vec<QueuedJob>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM queue_jobs WHERE status = $1 ORDER BY queue_job_id");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(status.as_str())
+            .fetch_all(&mut *self.conn)
+            .await?
+            .iter()
+            .map(job_from_row)
+            .collect()
+    }
+}
+
+/// Writes: only inside a unit of work ([`super::Repo`]).
+impl JobRepo<'_, Write<'_>> {
     /// Queue a job to run as soon as a worker is free.
     pub async fn enqueue(
         &mut self,
@@ -162,16 +178,16 @@ impl<'c> JobRepo<'c> {
         Ok(status)
     }
 
-    /// Jobs in a given status, oldest first (for `doctor`, tests and admins).
-    pub async fn list(&mut self, status: JobStatus) -> Result<Vec<QueuedJob>, StoreError> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM queue_jobs WHERE status = $1 ORDER BY queue_job_id");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(status.as_str())
-            .fetch_all(&mut *self.conn)
-            .await?
-            .iter()
-            .map(job_from_row)
-            .collect()
+    /// Delete completed jobs that finished before `before` (failed ones stay for an admin).
+    pub async fn delete_completed_before(
+        &mut self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM queue_jobs WHERE status = 'completed' AND completed_at < $1")
+                .bind(ms(before))
+                .execute(&mut *self.conn)
+                .await?;
+        Ok(done.rows_affected())
     }
 }

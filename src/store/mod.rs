@@ -3,7 +3,6 @@
 //! repository per aggregate (`repo.users()`, `repo.compat()`, …). Dropping a `Repo` without
 //! [`Repo::save`] rolls back.
 
-pub mod admin_sessions;
 pub mod browser_sessions;
 pub mod bulk;
 mod codec;
@@ -13,6 +12,7 @@ pub mod emails;
 pub mod invalidations;
 pub mod jobs;
 pub mod oauth2_clients;
+pub mod oauth2_sessions;
 pub mod pagination;
 pub mod passwords;
 pub mod personal;
@@ -34,10 +34,10 @@ use sqlx::{
 };
 
 pub use self::{
-    admin_sessions::AdminSessionRepo, browser_sessions::BrowserSessionRepo, compat::CompatRepo,
-    compat_sso::CompatSsoRepo, emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo,
-    passwords::PasswordRepo, personal::PersonalRepo, registration_tokens::RegistrationTokenRepo,
-    upstream::UpstreamRepo, users::UserRepo,
+    browser_sessions::BrowserSessionRepo, compat::CompatRepo, compat_sso::CompatSsoRepo,
+    emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo,
+    oauth2_sessions::OAuth2SessionRepo, passwords::PasswordRepo, personal::PersonalRepo,
+    registration_tokens::RegistrationTokenRepo, upstream::UpstreamRepo, users::UserRepo,
 };
 
 /// Which database engine a [`Store`] talks to.
@@ -314,8 +314,8 @@ impl std::ops::DerefMut for ReaderConnection {
 macro_rules! repositories {
     ($($method:ident -> $repo:ident),* $(,)?) => {
         impl Repo {
-            $(pub fn $method(&mut self) -> $repo<'_> {
-                $repo::new(Conn { conn: &mut *self.tx, ends_tokens_of: Some(&mut self.ends_tokens_of) })
+            $(pub fn $method(&mut self) -> $repo<'_, Write<'_>> {
+                $repo::new(Conn { conn: &mut *self.tx, mode: Write { ends_tokens_of: &mut self.ends_tokens_of } })
             })*
 
             /// Commit everything done through this repo.
@@ -327,11 +327,7 @@ macro_rules! repositories {
                 let mut subjects = std::mem::take(&mut self.ends_tokens_of);
                 subjects.sort_unstable();
                 subjects.dedup();
-                let row_ids = invalidations::write_rows(
-                    &mut Conn { conn: &mut *self.tx, ends_tokens_of: None },
-                    &subjects,
-                )
-                .await?;
+                let row_ids = invalidations::write_rows(&mut self.tx, &subjects).await?;
                 self.tx.commit().await?;
                 invalidations::committed(&self.invalidations, subjects, row_ids);
                 Ok(())
@@ -339,8 +335,8 @@ macro_rules! repositories {
         }
 
         impl Reader {
-            $(pub fn $method(&mut self) -> $repo<'_> {
-                $repo::new(Conn { conn: &mut *self.conn, ends_tokens_of: None })
+            $(pub fn $method(&mut self) -> $repo<'_, Read> {
+                $repo::new(Conn { conn: &mut *self.conn, mode: Read })
             })*
         }
     };
@@ -358,7 +354,29 @@ repositories! {
     browser_sessions -> BrowserSessionRepo,
     compat_sso -> CompatSsoRepo,
     upstream -> UpstreamRepo,
-    admin_sessions -> AdminSessionRepo,
+    oauth2_sessions -> OAuth2SessionRepo,
+}
+
+/// Record that a session (a row of `table`, keyed by `key`) was used at `at`, from `ip` when
+/// known. `table` and `key` are fixed names chosen by the repositories, never input.
+pub(crate) async fn record_session_activity(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    key: &'static str,
+    id: ulid::Ulid,
+    at: chrono::DateTime<chrono::Utc>,
+    ip: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET last_active_at = $1, last_active_ip = COALESCE($2, last_active_ip)
+         WHERE {key} = $3"
+    )))
+    .bind(codec::ms(at))
+    .bind(ip)
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The migrations, one line each: version and file stem, the same stem under
@@ -381,6 +399,7 @@ migrations! {
     5 => "0005_token_invalidations",
     6 => "0006_drop_redundant_indexes",
     7 => "0007_compat_sessions_active_by_user",
+    8 => "0008_token_use_and_rotation",
 }
 
 fn migrator(backend: Backend) -> Migrator {
@@ -404,33 +423,41 @@ fn migrator(backend: Backend) -> Migrator {
     )
 }
 
-/// A connection handle every repository holds: the connection (or transaction) plus the list
-/// a repository adds to when it changes something that can end or narrow access tokens.
-pub(crate) struct Conn<'c> {
+/// A connection handle every repository holds: the connection (or transaction), and what the
+/// handle may do with it: [`Read`] outside a transaction, [`Write`] inside a unit of work.
+/// Repositories implement their writes for `Conn<Write>` only, so a [`Reader`] cannot reach
+/// them, and every write that ends or narrows access tokens goes through
+/// [`Write::ends_tokens_of`].
+pub(crate) struct Conn<'c, M> {
     conn: &'c mut AnyConnection,
-    /// `None` for reads outside a transaction, which change nothing.
-    ends_tokens_of: Option<&'c mut Vec<ulid::Ulid>>,
+    mode: M,
 }
 
-impl Conn<'_> {
-    /// Record that this unit of work can end or narrow the access tokens of `id` (a token, a
+/// Reads outside a transaction ([`Store::reader`]): no write method is available.
+pub struct Read;
+
+/// The unit of work's transaction ([`Store::repo`]), with the list of tokens, sessions and users
+/// whose access tokens it ends or narrows.
+pub struct Write<'c> {
+    ends_tokens_of: &'c mut Vec<ulid::Ulid>,
+}
+
+impl Conn<'_, Write<'_>> {
+    /// Record that this unit of work ends or narrows the access tokens of `id` (a token, a
     /// session or a user): cached answers about them go stale on commit, in every process.
     pub(crate) fn ends_tokens_of(&mut self, id: ulid::Ulid) {
-        match &mut self.ends_tokens_of {
-            Some(ids) => ids.push(id),
-            None => debug_assert!(false, "a change to tokens outside a unit of work"),
-        }
+        self.mode.ends_tokens_of.push(id);
     }
 }
 
-impl std::ops::Deref for Conn<'_> {
+impl<M> std::ops::Deref for Conn<'_, M> {
     type Target = AnyConnection;
     fn deref(&self) -> &AnyConnection {
         self.conn
     }
 }
 
-impl std::ops::DerefMut for Conn<'_> {
+impl<M> std::ops::DerefMut for Conn<'_, M> {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         self.conn
     }

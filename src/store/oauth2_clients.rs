@@ -1,24 +1,22 @@
-//! The `oauth2_clients` table. For now it holds the static clients of the `clients` config
-//! section (`config sync`); dynamic registration adds rows later.
+//! The `oauth2_clients` table: persists [`OAuth2Client`]s. For now it holds the static clients of
+//! the `clients` config section (`config sync`); dynamic registration adds rows later. MAS's
+//! columns: one flag per grant type, the redirect URIs as a JSON array.
 
-use chrono::{DateTime, Utc};
 use sqlx::{Row, any::AnyRow};
 use ulid::Ulid;
+use url::Url;
+
+pub use crate::domain::oauth2_clients::OAuth2Client;
+use crate::domain::oauth2_clients::{GrantType, GrantTypes, TokenEndpointAuthMethod};
 
 use super::{
-    Conn, StoreError,
+    Conn, StoreError, Write,
     codec::{flag, get_flag, get_time, get_ulid, ms},
     pagination::{self, Conditions, Page, Pagination, fetch_page, like_escape},
 };
 
-/// Grant types an admin can filter clients by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GrantTypeFilter {
-    AuthorizationCode,
-    RefreshToken,
-    ClientCredentials,
-    DeviceCode,
-}
+/// Grant types an admin can filter clients by: the domain's.
+pub type GrantTypeFilter = GrantType;
 
 /// Filters of the admin OAuth 2.0 client list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,59 +47,20 @@ impl OAuth2ClientFilter {
         if let Some(uri) = &self.client_uri {
             c.text("c.client_uri = {}", uri.clone());
         }
-        match self.grant_type {
-            Some(GrantTypeFilter::AuthorizationCode) => {
-                c.push("c.grant_type_authorization_code = 1")
-            }
-            Some(GrantTypeFilter::RefreshToken) => c.push("c.grant_type_refresh_token = 1"),
-            Some(GrantTypeFilter::ClientCredentials) => {
-                c.push("c.grant_type_client_credentials = 1")
-            }
-            Some(GrantTypeFilter::DeviceCode) => c.push("c.grant_type_device_code = 1"),
-            None => {}
+        if let Some(grant) = self.grant_type {
+            c.push(match grant {
+                GrantType::AuthorizationCode => "c.grant_type_authorization_code = 1",
+                GrantType::RefreshToken => "c.grant_type_refresh_token = 1",
+                GrantType::ClientCredentials => "c.grant_type_client_credentials = 1",
+                GrantType::DeviceCode => "c.grant_type_device_code = 1",
+            });
         }
         c
     }
 }
 
-/// An OAuth 2.0 client as stored. The secret is kept encrypted with `secrets.encryption`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct OAuth2Client {
-    pub id: Ulid,
-    pub is_static: bool,
-    pub encrypted_client_secret: Option<String>,
-    pub token_endpoint_auth_method: Option<String>,
-    /// JSON text of the client's JWKS, if given inline.
-    pub jwks: Option<String>,
-    pub jwks_uri: Option<String>,
-    pub redirect_uris: Vec<String>,
-    pub client_name: Option<String>,
-    pub client_uri: Option<String>,
-    pub grant_type_authorization_code: bool,
-    pub grant_type_refresh_token: bool,
-    pub grant_type_client_credentials: bool,
-    pub grant_type_device_code: bool,
-    pub created_at: DateTime<Utc>,
-}
-
-impl std::fmt::Debug for OAuth2Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuth2Client")
-            .field("id", &self.id)
-            .field("is_static", &self.is_static)
-            .field("has_secret", &self.encrypted_client_secret.is_some())
-            .field(
-                "token_endpoint_auth_method",
-                &self.token_endpoint_auth_method,
-            )
-            .field("redirect_uris", &self.redirect_uris)
-            .field("client_name", &self.client_name)
-            .finish_non_exhaustive()
-    }
-}
-
-pub struct OAuth2ClientRepo<'c> {
-    conn: Conn<'c>,
+pub struct OAuth2ClientRepo<'c, M> {
+    conn: Conn<'c, M>,
 }
 
 const COLUMNS: &str = "oauth2_client_id, is_static, encrypted_client_secret, token_endpoint_auth_method, jwks, jwks_uri,
@@ -110,32 +69,107 @@ const COLUMNS: &str = "oauth2_client_id, is_static, encrypted_client_secret, tok
 
 fn client_from_row(row: &AnyRow) -> Result<OAuth2Client, StoreError> {
     let redirect_uris: String = row.try_get("redirect_uris")?;
+    let redirect_uris: Vec<Url> =
+        serde_json::from_str(&redirect_uris).map_err(|e| StoreError::Corrupt {
+            column: "redirect_uris",
+            detail: e.to_string(),
+        })?;
+    let token_endpoint_auth_method = row
+        .try_get::<Option<String>, _>("token_endpoint_auth_method")?
+        .map(|name| TokenEndpointAuthMethod::parse(&name))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt {
+            column: "token_endpoint_auth_method",
+            detail: e.to_string(),
+        })?;
+    let grant_types = GrantTypes::empty()
+        .with(
+            GrantType::AuthorizationCode,
+            get_flag(row, "grant_type_authorization_code")?,
+        )
+        .with(
+            GrantType::RefreshToken,
+            get_flag(row, "grant_type_refresh_token")?,
+        )
+        .with(
+            GrantType::ClientCredentials,
+            get_flag(row, "grant_type_client_credentials")?,
+        )
+        .with(
+            GrantType::DeviceCode,
+            get_flag(row, "grant_type_device_code")?,
+        );
     Ok(OAuth2Client {
         id: get_ulid(row, "oauth2_client_id")?,
         is_static: get_flag(row, "is_static")?,
         encrypted_client_secret: row.try_get("encrypted_client_secret")?,
-        token_endpoint_auth_method: row.try_get("token_endpoint_auth_method")?,
+        token_endpoint_auth_method,
         jwks: row.try_get("jwks")?,
         jwks_uri: row.try_get("jwks_uri")?,
-        redirect_uris: serde_json::from_str(&redirect_uris).map_err(|e| StoreError::Corrupt {
-            column: "redirect_uris",
-            detail: e.to_string(),
-        })?,
+        redirect_uris,
         client_name: row.try_get("client_name")?,
         client_uri: row.try_get("client_uri")?,
-        grant_type_authorization_code: get_flag(row, "grant_type_authorization_code")?,
-        grant_type_refresh_token: get_flag(row, "grant_type_refresh_token")?,
-        grant_type_client_credentials: get_flag(row, "grant_type_client_credentials")?,
-        grant_type_device_code: get_flag(row, "grant_type_device_code")?,
+        grant_types,
         created_at: get_time(row, "created_at")?,
     })
 }
 
-impl<'c> OAuth2ClientRepo<'c> {
-    pub(crate) fn new(conn: Conn<'c>) -> Self {
+impl<'c, M> OAuth2ClientRepo<'c, M> {
+    pub(crate) fn new(conn: Conn<'c, M>) -> Self {
         Self { conn }
     }
 
+    pub async fn find(&mut self, id: Ulid) -> Result<Option<OAuth2Client>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM oauth2_clients WHERE oauth2_client_id = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .as_ref()
+            .map(client_from_row)
+            .transpose()
+    }
+
+    pub async fn list_static(&mut self) -> Result<Vec<OAuth2Client>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM oauth2_clients WHERE is_static = 1 ORDER BY oauth2_client_id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut *self.conn)
+            .await?
+            .iter()
+            .map(client_from_row)
+            .collect()
+    }
+
+    pub async fn list(
+        &mut self,
+        filter: &OAuth2ClientFilter,
+        pagination: &Pagination,
+    ) -> Result<Page<OAuth2Client>, StoreError> {
+        fetch_page(
+            &mut self.conn,
+            &format!("SELECT {COLUMNS} FROM oauth2_clients c"),
+            "c.oauth2_client_id",
+            filter.conditions(),
+            pagination,
+            client_from_row,
+        )
+        .await
+    }
+
+    pub async fn count(&mut self, filter: &OAuth2ClientFilter) -> Result<u64, StoreError> {
+        pagination::count(
+            &mut self.conn,
+            "FROM oauth2_clients c",
+            &filter.conditions(),
+        )
+        .await
+    }
+}
+
+/// Writes: only inside a unit of work ([`super::Repo`]).
+impl OAuth2ClientRepo<'_, Write<'_>> {
     /// Insert the client, or replace every field of an existing one with the same id.
     pub async fn upsert(&mut self, client: &OAuth2Client) -> Result<(), StoreError> {
         let redirect_uris =
@@ -165,43 +199,20 @@ impl<'c> OAuth2ClientRepo<'c> {
         .bind(client.id.to_string())
         .bind(flag(client.is_static))
         .bind(client.encrypted_client_secret.as_deref())
-        .bind(client.token_endpoint_auth_method.as_deref())
+        .bind(client.token_endpoint_auth_method.map(TokenEndpointAuthMethod::as_str))
         .bind(client.jwks.as_deref())
         .bind(client.jwks_uri.as_deref())
         .bind(redirect_uris)
         .bind(client.client_name.as_deref())
         .bind(client.client_uri.as_deref())
-        .bind(flag(client.grant_type_authorization_code))
-        .bind(flag(client.grant_type_refresh_token))
-        .bind(flag(client.grant_type_client_credentials))
-        .bind(flag(client.grant_type_device_code))
+        .bind(flag(client.allows_grant(GrantType::AuthorizationCode)))
+        .bind(flag(client.allows_grant(GrantType::RefreshToken)))
+        .bind(flag(client.allows_grant(GrantType::ClientCredentials)))
+        .bind(flag(client.allows_grant(GrantType::DeviceCode)))
         .bind(ms(client.created_at))
         .execute(&mut *self.conn)
         .await?;
         Ok(())
-    }
-
-    pub async fn find(&mut self, id: Ulid) -> Result<Option<OAuth2Client>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM oauth2_clients WHERE oauth2_client_id = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .fetch_optional(&mut *self.conn)
-            .await?
-            .as_ref()
-            .map(client_from_row)
-            .transpose()
-    }
-
-    pub async fn list_static(&mut self) -> Result<Vec<OAuth2Client>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM oauth2_clients WHERE is_static = 1 ORDER BY oauth2_client_id"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&mut *self.conn)
-            .await?
-            .iter()
-            .map(client_from_row)
-            .collect()
     }
 
     pub async fn delete(&mut self, id: Ulid) -> Result<bool, StoreError> {
@@ -210,30 +221,5 @@ impl<'c> OAuth2ClientRepo<'c> {
             .execute(&mut *self.conn)
             .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    pub async fn list(
-        &mut self,
-        filter: &OAuth2ClientFilter,
-        pagination: &Pagination,
-    ) -> Result<Page<OAuth2Client>, StoreError> {
-        fetch_page(
-            &mut self.conn,
-            &format!("SELECT {COLUMNS} FROM oauth2_clients c"),
-            "c.oauth2_client_id",
-            filter.conditions(),
-            pagination,
-            client_from_row,
-        )
-        .await
-    }
-
-    pub async fn count(&mut self, filter: &OAuth2ClientFilter) -> Result<u64, StoreError> {
-        pagination::count(
-            &mut self.conn,
-            "FROM oauth2_clients c",
-            &filter.conditions(),
-        )
-        .await
     }
 }

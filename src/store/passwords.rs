@@ -6,7 +6,7 @@ use sqlx::{Row, any::AnyRow};
 use ulid::Ulid;
 
 use super::{
-    Conn, StoreError,
+    Conn, StoreError, Write,
     codec::{get_opt_ulid, get_time, get_ulid, ms},
 };
 
@@ -22,8 +22,8 @@ pub struct UserPassword {
     pub created_at: DateTime<Utc>,
 }
 
-pub struct PasswordRepo<'c> {
-    conn: Conn<'c>,
+pub struct PasswordRepo<'c, M> {
+    conn: Conn<'c, M>,
 }
 
 fn password_from_row(row: &AnyRow) -> Result<UserPassword, StoreError> {
@@ -41,25 +41,9 @@ fn password_from_row(row: &AnyRow) -> Result<UserPassword, StoreError> {
     })
 }
 
-impl<'c> PasswordRepo<'c> {
-    pub(crate) fn new(conn: Conn<'c>) -> Self {
+impl<'c, M> PasswordRepo<'c, M> {
+    pub(crate) fn new(conn: Conn<'c, M>) -> Self {
         Self { conn }
-    }
-
-    pub async fn add(&mut self, password: &UserPassword) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO user_passwords (user_password_id, user_id, hashed_password, version, upgraded_from_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(password.id.to_string())
-        .bind(password.user_id.to_string())
-        .bind(&password.hashed_password)
-        .bind(i64::from(password.version))
-        .bind(password.upgraded_from_id.map(|id| id.to_string()))
-        .bind(ms(password.created_at))
-        .execute(&mut *self.conn)
-        .await?;
-        Ok(())
     }
 
     /// The user's current password: the newest row (ULIDs sort by creation time).
@@ -75,5 +59,24 @@ impl<'c> PasswordRepo<'c> {
         .as_ref()
         .map(password_from_row)
         .transpose()
+    }
+}
+
+/// Writes: only inside a unit of work ([`super::Repo`]).
+impl PasswordRepo<'_, Write<'_>> {
+    pub async fn add(&mut self, password: &UserPassword) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO user_passwords (user_password_id, user_id, hashed_password, version, upgraded_from_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(password.id.to_string())
+        .bind(password.user_id.to_string())
+        .bind(&password.hashed_password)
+        .bind(i64::from(password.version))
+        .bind(password.upgraded_from_id.map(|id| id.to_string()))
+        .bind(ms(password.created_at))
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
     }
 }

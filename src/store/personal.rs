@@ -6,12 +6,15 @@ use sqlx::{Row, any::AnyRow};
 use ulid::Ulid;
 
 use super::{
-    Conn, StoreError,
+    Conn, StoreError, Write,
     codec::{get_opt_time, get_opt_ulid, get_time, get_ulid, ms, opt_ms},
     compat::token_digest,
     pagination::{Conditions, Page, Pagination, count, fetch_page, like_escape},
 };
-use crate::domain::personal::{PersonalAccessToken, PersonalSession, parse_scope};
+use crate::domain::{
+    personal::{PersonalAccessToken, PersonalSession},
+    scopes::Scope,
+};
 
 /// Filters of the admin personal session list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,8 +91,8 @@ fn session_with_expiry(row: &AnyRow) -> Result<PersonalSessionWithExpiry, StoreE
     })
 }
 
-pub struct PersonalRepo<'c> {
-    conn: Conn<'c>,
+pub struct PersonalRepo<'c, M> {
+    conn: Conn<'c, M>,
 }
 
 pub(crate) const SESSION_COLUMNS: &str = "p.personal_session_id, p.owner_user_id, p.owner_oauth2_client_id, p.actor_user_id, p.human_name, p.scope_list, p.created_at, p.revoked_at, p.last_active_at, p.last_active_ip";
@@ -102,7 +105,7 @@ pub(crate) fn session_from_row(row: &AnyRow) -> Result<PersonalSession, StoreErr
         owner_client_id: get_opt_ulid(row, "owner_oauth2_client_id")?,
         actor_user_id: get_ulid(row, "actor_user_id")?,
         human_name: row.try_get("human_name")?,
-        scopes: parse_scope(&scope),
+        scope: Scope::from_stored(&scope),
         created_at: get_time(row, "created_at")?,
         revoked_at: get_opt_time(row, "revoked_at")?,
         last_active_at: get_opt_time(row, "last_active_at")?,
@@ -117,65 +120,9 @@ pub struct PersonalTokenLookup {
     pub session: PersonalSession,
 }
 
-impl<'c> PersonalRepo<'c> {
-    pub(crate) fn new(conn: Conn<'c>) -> Self {
+impl<'c, M> PersonalRepo<'c, M> {
+    pub(crate) fn new(conn: Conn<'c, M>) -> Self {
         Self { conn }
-    }
-
-    pub async fn add_session(&mut self, session: &PersonalSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO personal_sessions (personal_session_id, owner_user_id, owner_oauth2_client_id, actor_user_id,
-                 human_name, scope_list, created_at, revoked_at, last_active_at, last_active_ip)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(session.id.to_string())
-        .bind(session.owner_user_id.map(|id| id.to_string()))
-        .bind(session.owner_client_id.map(|id| id.to_string()))
-        .bind(session.actor_user_id.to_string())
-        .bind(&session.human_name)
-        .bind(session.scopes.join(" "))
-        .bind(ms(session.created_at))
-        .bind(opt_ms(session.revoked_at))
-        .bind(opt_ms(session.last_active_at))
-        .bind(session.last_active_ip.as_deref())
-        .execute(&mut *self.conn)
-        .await?;
-        Ok(())
-    }
-
-    /// Store a new token for the session, revoking any token it had.
-    pub async fn add_token(
-        &mut self,
-        token: &PersonalAccessToken,
-        token_string: &str,
-    ) -> Result<(), StoreError> {
-        self.conn.ends_tokens_of(token.session_id);
-        sqlx::query(
-            "UPDATE personal_access_tokens SET revoked_at = $1
-             WHERE personal_session_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(ms(token.created_at))
-        .bind(token.session_id.to_string())
-        .execute(&mut *self.conn)
-        .await?;
-        let done = sqlx::query(
-            "INSERT INTO personal_access_tokens (personal_access_token_id, personal_session_id, access_token_sha256,
-                 created_at, expires_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(token.id.to_string())
-        .bind(token.session_id.to_string())
-        .bind(token_digest(token_string))
-        .bind(ms(token.created_at))
-        .bind(opt_ms(token.expires_at))
-        .bind(opt_ms(token.revoked_at))
-        .execute(&mut *self.conn)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict("personal access token"));
-        }
-        Ok(())
     }
 
     pub async fn find_token(
@@ -207,6 +154,25 @@ impl<'c> PersonalRepo<'c> {
         Ok(Some(PersonalTokenLookup { token, session }))
     }
 
+    /// The unrevoked sessions acting as, or made by, this user.
+    pub async fn active_sessions_of_user(
+        &mut self,
+        user_id: Ulid,
+    ) -> Result<Vec<PersonalSession>, StoreError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM personal_sessions p
+             WHERE (p.actor_user_id = $1 OR p.owner_user_id = $1) AND p.revoked_at IS NULL
+             ORDER BY p.personal_session_id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id.to_string())
+            .fetch_all(&mut *self.conn)
+            .await?
+            .iter()
+            .map(session_from_row)
+            .collect()
+    }
+
     pub async fn find_session(&mut self, id: Ulid) -> Result<Option<PersonalSession>, StoreError> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM personal_sessions p WHERE p.personal_session_id = $1"
@@ -218,29 +184,6 @@ impl<'c> PersonalRepo<'c> {
             .as_ref()
             .map(session_from_row)
             .transpose()
-    }
-
-    /// Revoke the session and its tokens.
-    pub async fn revoke_session(
-        &mut self,
-        session: &mut PersonalSession,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.conn.ends_tokens_of(session.id);
-        sqlx::query("UPDATE personal_sessions SET revoked_at = $1 WHERE personal_session_id = $2 AND revoked_at IS NULL")
-            .bind(ms(now))
-            .bind(session.id.to_string())
-            .execute(&mut *self.conn)
-            .await?;
-        sqlx::query(
-            "UPDATE personal_access_tokens SET revoked_at = $1 WHERE personal_session_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(ms(now))
-        .bind(session.id.to_string())
-        .execute(&mut *self.conn)
-        .await?;
-        session.revoked_at.get_or_insert(now);
-        Ok(())
     }
 
     pub async fn list_sessions(
@@ -285,5 +228,105 @@ impl<'c> PersonalRepo<'c> {
             .as_ref()
             .map(session_with_expiry)
             .transpose()
+    }
+}
+
+/// Writes: only inside a unit of work ([`super::Repo`]).
+impl PersonalRepo<'_, Write<'_>> {
+    pub async fn add_session(&mut self, session: &PersonalSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO personal_sessions (personal_session_id, owner_user_id, owner_oauth2_client_id, actor_user_id,
+                 human_name, scope_list, created_at, revoked_at, last_active_at, last_active_ip)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(session.id.to_string())
+        .bind(session.owner_user_id.map(|id| id.to_string()))
+        .bind(session.owner_client_id.map(|id| id.to_string()))
+        .bind(session.actor_user_id.to_string())
+        .bind(&session.human_name)
+        .bind(session.scope.to_string())
+        .bind(ms(session.created_at))
+        .bind(opt_ms(session.revoked_at))
+        .bind(opt_ms(session.last_active_at))
+        .bind(session.last_active_ip.as_deref())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Store a new token for the session, revoking any token it had.
+    pub async fn add_token(
+        &mut self,
+        token: &PersonalAccessToken,
+        token_string: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.ends_tokens_of(token.session_id);
+        sqlx::query(
+            "UPDATE personal_access_tokens SET revoked_at = $1
+             WHERE personal_session_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(ms(token.created_at))
+        .bind(token.session_id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        let done = sqlx::query(
+            "INSERT INTO personal_access_tokens (personal_access_token_id, personal_session_id, access_token_sha256,
+                 created_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(token.id.to_string())
+        .bind(token.session_id.to_string())
+        .bind(token_digest(token_string))
+        .bind(ms(token.created_at))
+        .bind(opt_ms(token.expires_at))
+        .bind(opt_ms(token.revoked_at))
+        .execute(&mut *self.conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("personal access token"));
+        }
+        Ok(())
+    }
+
+    /// Record activity (from a token use) on a session.
+    pub async fn record_activity(
+        &mut self,
+        session_id: Ulid,
+        at: DateTime<Utc>,
+        ip: Option<&str>,
+    ) -> Result<(), StoreError> {
+        super::record_session_activity(
+            &mut self.conn,
+            "personal_sessions",
+            "personal_session_id",
+            session_id,
+            at,
+            ip,
+        )
+        .await
+    }
+
+    /// Revoke the session and its tokens.
+    pub async fn revoke_session(
+        &mut self,
+        session: &mut PersonalSession,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn.ends_tokens_of(session.id);
+        sqlx::query("UPDATE personal_sessions SET revoked_at = $1 WHERE personal_session_id = $2 AND revoked_at IS NULL")
+            .bind(ms(now))
+            .bind(session.id.to_string())
+            .execute(&mut *self.conn)
+            .await?;
+        sqlx::query(
+            "UPDATE personal_access_tokens SET revoked_at = $1 WHERE personal_session_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(ms(now))
+        .bind(session.id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        session.revoked_at.get_or_insert(now);
+        Ok(())
     }
 }

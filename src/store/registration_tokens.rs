@@ -6,7 +6,7 @@ use sqlx::{Row, any::AnyRow};
 use ulid::Ulid;
 
 use super::{
-    Conn, StoreError,
+    Conn, StoreError, Write,
     codec::{get_opt_time, get_time, get_ulid, ms, opt_ms},
     pagination::{self, Conditions, Page, Pagination, fetch_page},
 };
@@ -65,8 +65,8 @@ impl RegistrationTokenFilter {
 
 const COLUMNS: &str = "r.user_registration_token_id, r.token, r.usage_limit, r.times_used, r.created_at, r.last_used_at, r.expires_at, r.revoked_at";
 
-pub struct RegistrationTokenRepo<'c> {
-    conn: Conn<'c>,
+pub struct RegistrationTokenRepo<'c, M> {
+    conn: Conn<'c, M>,
 }
 
 fn count(row: &AnyRow, column: &'static str) -> Result<Option<u32>, StoreError> {
@@ -94,32 +94,9 @@ fn token_from_row(row: &AnyRow) -> Result<RegistrationToken, StoreError> {
     })
 }
 
-impl<'c> RegistrationTokenRepo<'c> {
-    pub(crate) fn new(conn: Conn<'c>) -> Self {
+impl<'c, M> RegistrationTokenRepo<'c, M> {
+    pub(crate) fn new(conn: Conn<'c, M>) -> Self {
         Self { conn }
-    }
-
-    pub async fn add(&mut self, token: &RegistrationToken) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO user_registration_tokens (user_registration_token_id, token, usage_limit, times_used,
-                                                   created_at, last_used_at, expires_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(token.id.to_string())
-        .bind(&token.token)
-        .bind(token.usage_limit.map(i64::from))
-        .bind(i64::from(token.times_used))
-        .bind(ms(token.created_at))
-        .bind(opt_ms(token.last_used_at))
-        .bind(opt_ms(token.expires_at))
-        .bind(opt_ms(token.revoked_at))
-        .execute(&mut *self.conn)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict("registration token"));
-        }
-        Ok(())
     }
 
     pub async fn find_by_token(
@@ -136,30 +113,6 @@ impl<'c> RegistrationTokenRepo<'c> {
         .as_ref()
         .map(token_from_row)
         .transpose()
-    }
-
-    /// Count one use, only if the token is still valid at `now`; false when it was not.
-    pub async fn use_token(
-        &mut self,
-        token: &mut RegistrationToken,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE user_registration_tokens SET times_used = times_used + 1, last_used_at = $1
-             WHERE user_registration_token_id = $2 AND revoked_at IS NULL
-               AND (expires_at IS NULL OR expires_at > $1)
-               AND (usage_limit IS NULL OR times_used < usage_limit)",
-        )
-        .bind(ms(now))
-        .bind(token.id.to_string())
-        .execute(&mut *self.conn)
-        .await?;
-        let used = done.rows_affected() == 1;
-        if used {
-            token.times_used += 1;
-            token.last_used_at = Some(now);
-        }
-        Ok(used)
     }
 
     pub async fn list(
@@ -197,6 +150,56 @@ impl<'c> RegistrationTokenRepo<'c> {
         .as_ref()
         .map(token_from_row)
         .transpose()
+    }
+}
+
+/// Writes: only inside a unit of work ([`super::Repo`]).
+impl RegistrationTokenRepo<'_, Write<'_>> {
+    pub async fn add(&mut self, token: &RegistrationToken) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO user_registration_tokens (user_registration_token_id, token, usage_limit, times_used,
+                                                   created_at, last_used_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(token.id.to_string())
+        .bind(&token.token)
+        .bind(token.usage_limit.map(i64::from))
+        .bind(i64::from(token.times_used))
+        .bind(ms(token.created_at))
+        .bind(opt_ms(token.last_used_at))
+        .bind(opt_ms(token.expires_at))
+        .bind(opt_ms(token.revoked_at))
+        .execute(&mut *self.conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("registration token"));
+        }
+        Ok(())
+    }
+
+    /// Count one use, only if the token is still valid at `now`; false when it was not.
+    pub async fn use_token(
+        &mut self,
+        token: &mut RegistrationToken,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE user_registration_tokens SET times_used = times_used + 1, last_used_at = $1
+             WHERE user_registration_token_id = $2 AND revoked_at IS NULL
+               AND (expires_at IS NULL OR expires_at > $1)
+               AND (usage_limit IS NULL OR times_used < usage_limit)",
+        )
+        .bind(ms(now))
+        .bind(token.id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        let used = done.rows_affected() == 1;
+        if used {
+            token.times_used += 1;
+            token.last_used_at = Some(now);
+        }
+        Ok(used)
     }
 
     /// Write the token's `usage_limit`, `expires_at` and `revoked_at`.

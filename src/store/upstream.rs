@@ -1,56 +1,43 @@
 //! Upstream OAuth 2.0 / OIDC providers (`upstream_oauth_providers`), synced from the
-//! `upstream_oauth2.providers` config section. Links to them are written by the importer's
-//! bulk sink for now, and by upstream login later.
+//! `upstream_oauth2.providers` config section, and links to them (`upstream_oauth_links`),
+//! written by the importer's bulk sink and the admin API for now, by upstream login later.
 
-use chrono::{DateTime, Utc};
 use sqlx::{Row, any::AnyRow};
 use ulid::Ulid;
 
+pub use crate::domain::upstream::{UpstreamLink, UpstreamProvider};
+use crate::domain::{scopes::Scope, upstream::UpstreamAuthMethod};
+
 use super::{
-    Conn, StoreError,
+    Conn, StoreError, Write,
     codec::{get_opt_time, get_opt_ulid, get_time, get_ulid, ms, opt_ms},
     pagination::{self, Conditions, Page, Pagination, fetch_page},
 };
 
-/// A provider as stored. The client secret is encrypted with `secrets.encryption`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct UpstreamProvider {
-    pub id: Ulid,
-    pub issuer: Option<String>,
-    pub human_name: Option<String>,
-    pub brand_name: Option<String>,
-    pub synapse_idp_id: Option<String>,
-    pub client_id: String,
-    pub encrypted_client_secret: Option<String>,
-    pub token_endpoint_auth_method: String,
-    pub scope: String,
-    pub ui_order: i64,
-    /// JSON of the rest of the provider's configuration (without the secret).
-    pub config: String,
-    pub created_at: DateTime<Utc>,
-    pub disabled_at: Option<DateTime<Utc>>,
-}
-
-impl std::fmt::Debug for UpstreamProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamProvider")
-            .field("id", &self.id)
-            .field("issuer", &self.issuer)
-            .field("synapse_idp_id", &self.synapse_idp_id)
-            .field("client_id", &self.client_id)
-            .field("has_secret", &self.encrypted_client_secret.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-pub struct UpstreamRepo<'c> {
-    conn: Conn<'c>,
+pub struct UpstreamRepo<'c, M> {
+    conn: Conn<'c, M>,
 }
 
 const COLUMNS: &str = "upstream_oauth_provider_id, issuer, human_name, brand_name, synapse_idp_id, client_id,
     encrypted_client_secret, token_endpoint_auth_method, scope, ui_order, config, created_at, disabled_at";
 
 fn provider_from_row(row: &AnyRow) -> Result<UpstreamProvider, StoreError> {
+    let method: String = row.try_get("token_endpoint_auth_method")?;
+    let token_endpoint_auth_method =
+        UpstreamAuthMethod::parse(&method).map_err(|e| StoreError::Corrupt {
+            column: "token_endpoint_auth_method",
+            detail: e.to_string(),
+        })?;
+    let scope: String = row.try_get("scope")?;
+    let scope = Scope::parse(&scope).map_err(|e| StoreError::Corrupt {
+        column: "scope",
+        detail: e.to_string(),
+    })?;
+    let config: String = row.try_get("config")?;
+    let config = serde_json::from_str(&config).map_err(|e| StoreError::Corrupt {
+        column: "config",
+        detail: e.to_string(),
+    })?;
     Ok(UpstreamProvider {
         id: get_ulid(row, "upstream_oauth_provider_id")?,
         issuer: row.try_get("issuer")?,
@@ -59,17 +46,17 @@ fn provider_from_row(row: &AnyRow) -> Result<UpstreamProvider, StoreError> {
         synapse_idp_id: row.try_get("synapse_idp_id")?,
         client_id: row.try_get("client_id")?,
         encrypted_client_secret: row.try_get("encrypted_client_secret")?,
-        token_endpoint_auth_method: row.try_get("token_endpoint_auth_method")?,
-        scope: row.try_get("scope")?,
+        token_endpoint_auth_method,
+        scope,
         ui_order: row.try_get::<i64, _>("ui_order")?,
-        config: row.try_get("config")?,
+        config,
         created_at: get_time(row, "created_at")?,
         disabled_at: get_opt_time(row, "disabled_at")?,
     })
 }
 
-impl<'c> UpstreamRepo<'c> {
-    pub(crate) fn new(conn: Conn<'c>) -> Self {
+impl<'c, M> UpstreamRepo<'c, M> {
+    pub(crate) fn new(conn: Conn<'c, M>) -> Self {
         Self { conn }
     }
 
@@ -82,37 +69,6 @@ impl<'c> UpstreamRepo<'c> {
         .iter()
         .map(provider_from_row)
         .collect()
-    }
-
-    /// Insert the provider, or update every column but `created_at` when its id exists.
-    pub async fn upsert_provider(&mut self, p: &UpstreamProvider) -> Result<(), StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO upstream_oauth_providers ({COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             ON CONFLICT (upstream_oauth_provider_id) DO UPDATE SET
-                issuer = excluded.issuer, human_name = excluded.human_name,
-                brand_name = excluded.brand_name, synapse_idp_id = excluded.synapse_idp_id,
-                client_id = excluded.client_id, encrypted_client_secret = excluded.encrypted_client_secret,
-                token_endpoint_auth_method = excluded.token_endpoint_auth_method,
-                scope = excluded.scope, ui_order = excluded.ui_order, config = excluded.config,
-                disabled_at = excluded.disabled_at"
-        )))
-        .bind(p.id.to_string())
-        .bind(p.issuer.as_deref())
-        .bind(p.human_name.as_deref())
-        .bind(p.brand_name.as_deref())
-        .bind(p.synapse_idp_id.as_deref())
-        .bind(p.client_id.as_str())
-        .bind(p.encrypted_client_secret.as_deref())
-        .bind(p.token_endpoint_auth_method.as_str())
-        .bind(p.scope.as_str())
-        .bind(p.ui_order)
-        .bind(p.config.as_str())
-        .bind(ms(p.created_at))
-        .bind(opt_ms(p.disabled_at))
-        .execute(&mut *self.conn)
-        .await?;
-        Ok(())
     }
 
     /// The user a link (provider, subject) belongs to.
@@ -130,86 +86,7 @@ impl<'c> UpstreamRepo<'c> {
         .await?;
         row.map(|row| get_ulid(&row, "user_id")).transpose()
     }
-}
 
-/// Filters of the admin upstream provider list.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UpstreamProviderFilter {
-    /// `Some(true)`: only enabled providers (`disabled_at IS NULL`); `Some(false)`: only
-    /// disabled ones.
-    pub enabled: Option<bool>,
-}
-
-impl UpstreamProviderFilter {
-    fn conditions(&self) -> Conditions {
-        let mut c = Conditions::default();
-        match self.enabled {
-            Some(true) => c.push("p.disabled_at IS NULL"),
-            Some(false) => c.push("p.disabled_at IS NOT NULL"),
-            None => {}
-        }
-        c
-    }
-}
-
-/// A link between an upstream account (provider, subject) and a user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstreamLink {
-    pub id: Ulid,
-    pub provider_id: Ulid,
-    /// `None` while a login through the provider has not been linked to a user yet.
-    pub user_id: Option<Ulid>,
-    pub subject: String,
-    pub human_account_name: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-/// Filters of the admin upstream link list.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UpstreamLinkFilter {
-    pub user: Option<Ulid>,
-    pub provider: Option<Ulid>,
-    pub subject: Option<String>,
-    pub human_account_name: Option<String>,
-}
-
-impl UpstreamLinkFilter {
-    fn conditions(&self) -> Conditions {
-        let mut c = Conditions::default();
-        if let Some(user) = self.user {
-            c.text("l.user_id = {}", user.to_string());
-        }
-        if let Some(provider) = self.provider {
-            c.text("l.upstream_oauth_provider_id = {}", provider.to_string());
-        }
-        if let Some(subject) = &self.subject {
-            c.text("l.subject = {}", subject.clone());
-        }
-        if let Some(name) = &self.human_account_name {
-            c.text("l.human_account_name = {}", name.clone());
-        }
-        c
-    }
-}
-
-const PROVIDER_COLUMNS_P: &str = "p.upstream_oauth_provider_id, p.issuer, p.human_name, p.brand_name, p.synapse_idp_id, p.client_id,
-    p.encrypted_client_secret, p.token_endpoint_auth_method, p.scope, p.ui_order, p.config, p.created_at, p.disabled_at";
-
-const LINK_COLUMNS: &str = "l.upstream_oauth_link_id, l.upstream_oauth_provider_id, l.user_id, l.subject, l.human_account_name, l.created_at";
-
-fn link_from_row(row: &AnyRow) -> Result<UpstreamLink, StoreError> {
-    Ok(UpstreamLink {
-        id: get_ulid(row, "upstream_oauth_link_id")?,
-        provider_id: get_ulid(row, "upstream_oauth_provider_id")?,
-        user_id: get_opt_ulid(row, "user_id")?,
-        subject: row.try_get("subject")?,
-        human_account_name: row.try_get("human_account_name")?,
-        created_at: get_time(row, "created_at")?,
-    })
-}
-
-/// The admin API's reads and writes of providers and links.
-impl UpstreamRepo<'_> {
     pub async fn find_provider(
         &mut self,
         id: Ulid,
@@ -289,6 +166,40 @@ impl UpstreamRepo<'_> {
         )
         .await
     }
+}
+
+/// Writes: only inside a unit of work ([`super::Repo`]).
+impl UpstreamRepo<'_, Write<'_>> {
+    /// Insert the provider, or update every column but `created_at` when its id exists.
+    pub async fn upsert_provider(&mut self, p: &UpstreamProvider) -> Result<(), StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO upstream_oauth_providers ({COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (upstream_oauth_provider_id) DO UPDATE SET
+                issuer = excluded.issuer, human_name = excluded.human_name,
+                brand_name = excluded.brand_name, synapse_idp_id = excluded.synapse_idp_id,
+                client_id = excluded.client_id, encrypted_client_secret = excluded.encrypted_client_secret,
+                token_endpoint_auth_method = excluded.token_endpoint_auth_method,
+                scope = excluded.scope, ui_order = excluded.ui_order, config = excluded.config,
+                disabled_at = excluded.disabled_at"
+        )))
+        .bind(p.id.to_string())
+        .bind(p.issuer.as_deref())
+        .bind(p.human_name.as_deref())
+        .bind(p.brand_name.as_deref())
+        .bind(p.synapse_idp_id.as_deref())
+        .bind(p.client_id.as_str())
+        .bind(p.encrypted_client_secret.as_deref())
+        .bind(p.token_endpoint_auth_method.as_str())
+        .bind(p.scope.to_string())
+        .bind(p.ui_order)
+        .bind(p.config.to_string())
+        .bind(ms(p.created_at))
+        .bind(opt_ms(p.disabled_at))
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
 
     /// Insert a link. A (provider, subject) already linked is a [`StoreError::Conflict`].
     pub async fn add_link(&mut self, link: &UpstreamLink) -> Result<(), StoreError> {
@@ -328,4 +239,68 @@ impl UpstreamRepo<'_> {
                 .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// Filters of the admin upstream provider list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamProviderFilter {
+    /// `Some(true)`: only enabled providers (`disabled_at IS NULL`); `Some(false)`: only
+    /// disabled ones.
+    pub enabled: Option<bool>,
+}
+
+impl UpstreamProviderFilter {
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        match self.enabled {
+            Some(true) => c.push("p.disabled_at IS NULL"),
+            Some(false) => c.push("p.disabled_at IS NOT NULL"),
+            None => {}
+        }
+        c
+    }
+}
+
+/// Filters of the admin upstream link list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamLinkFilter {
+    pub user: Option<Ulid>,
+    pub provider: Option<Ulid>,
+    pub subject: Option<String>,
+    pub human_account_name: Option<String>,
+}
+
+impl UpstreamLinkFilter {
+    fn conditions(&self) -> Conditions {
+        let mut c = Conditions::default();
+        if let Some(user) = self.user {
+            c.text("l.user_id = {}", user.to_string());
+        }
+        if let Some(provider) = self.provider {
+            c.text("l.upstream_oauth_provider_id = {}", provider.to_string());
+        }
+        if let Some(subject) = &self.subject {
+            c.text("l.subject = {}", subject.clone());
+        }
+        if let Some(name) = &self.human_account_name {
+            c.text("l.human_account_name = {}", name.clone());
+        }
+        c
+    }
+}
+
+const PROVIDER_COLUMNS_P: &str = "p.upstream_oauth_provider_id, p.issuer, p.human_name, p.brand_name, p.synapse_idp_id, p.client_id,
+    p.encrypted_client_secret, p.token_endpoint_auth_method, p.scope, p.ui_order, p.config, p.created_at, p.disabled_at";
+
+const LINK_COLUMNS: &str = "l.upstream_oauth_link_id, l.upstream_oauth_provider_id, l.user_id, l.subject, l.human_account_name, l.created_at";
+
+fn link_from_row(row: &AnyRow) -> Result<UpstreamLink, StoreError> {
+    Ok(UpstreamLink {
+        id: get_ulid(row, "upstream_oauth_link_id")?,
+        provider_id: get_ulid(row, "upstream_oauth_provider_id")?,
+        user_id: get_opt_ulid(row, "user_id")?,
+        subject: row.try_get("subject")?,
+        human_account_name: row.try_get("human_account_name")?,
+        created_at: get_time(row, "created_at")?,
+    })
 }

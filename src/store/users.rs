@@ -5,7 +5,7 @@ use sqlx::{Row, any::AnyRow};
 use ulid::Ulid;
 
 use super::{
-    Conn, StoreError,
+    Conn, StoreError, Write,
     codec::{flag, get_flag, get_opt_time, get_time, get_ulid, ms, opt_ms},
     pagination::{Conditions, Page, Pagination, count, fetch_offset, fetch_page, like_escape},
 };
@@ -128,8 +128,8 @@ impl SynapseUserQuery {
     }
 }
 
-pub struct UserRepo<'c> {
-    conn: Conn<'c>,
+pub struct UserRepo<'c, M> {
+    conn: Conn<'c, M>,
 }
 
 const COLUMNS: &str =
@@ -148,31 +148,9 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
     })
 }
 
-impl<'c> UserRepo<'c> {
-    pub(crate) fn new(conn: Conn<'c>) -> Self {
+impl<'c, M> UserRepo<'c, M> {
+    pub(crate) fn new(conn: Conn<'c, M>) -> Self {
         Self { conn }
-    }
-
-    /// Store a new user. A taken username is [`StoreError::Conflict`].
-    pub async fn add(&mut self, user: &User) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO users (user_id, username, created_at, locked_at, deactivated_at, can_request_admin, is_guest)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(user.id.to_string())
-        .bind(&user.username)
-        .bind(ms(user.created_at))
-        .bind(opt_ms(user.locked_at))
-        .bind(opt_ms(user.deactivated_at))
-        .bind(flag(user.can_request_admin))
-        .bind(flag(user.is_guest))
-        .execute(&mut *self.conn)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict("username"));
-        }
-        Ok(())
     }
 
     pub async fn find_by_id(&mut self, id: Ulid) -> Result<Option<User>, StoreError> {
@@ -272,6 +250,31 @@ impl<'c> UserRepo<'c> {
             .fetch_one(&mut *self.conn)
             .await?;
         Ok(count.max(0) as u64)
+    }
+}
+
+/// Writes: only inside a unit of work ([`super::Repo`]).
+impl UserRepo<'_, Write<'_>> {
+    /// Store a new user. A taken username is [`StoreError::Conflict`].
+    pub async fn add(&mut self, user: &User) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO users (user_id, username, created_at, locked_at, deactivated_at, can_request_admin, is_guest)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.username)
+        .bind(ms(user.created_at))
+        .bind(opt_ms(user.locked_at))
+        .bind(opt_ms(user.deactivated_at))
+        .bind(flag(user.can_request_admin))
+        .bind(flag(user.is_guest))
+        .execute(&mut *self.conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("username"));
+        }
+        Ok(())
     }
 
     pub async fn set_can_request_admin(

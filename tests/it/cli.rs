@@ -6,7 +6,10 @@ use std::{
     process::{Command, Output},
 };
 
-use gatehouse::store::Store;
+use gatehouse::{
+    domain::oauth2_clients::{GrantType, TokenEndpointAuthMethod},
+    store::Store,
+};
 use tempfile::TempDir;
 
 use crate::{common::TestDb, on_both_backends};
@@ -379,6 +382,25 @@ async fn config_sync_copies_static_clients(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(stored.len(), 2);
+    // The configured auth method and the grants it allows, as typed domain values.
+    assert_eq!(
+        stored[0].token_endpoint_auth_method,
+        Some(TokenEndpointAuthMethod::ClientSecretBasic)
+    );
+    assert!(stored[0].allows_grant(GrantType::ClientCredentials));
+    assert_eq!(
+        stored[0].redirect_uris,
+        ["https://app.example.org/cb".parse::<url::Url>().unwrap()]
+    );
+    assert_eq!(
+        stored[1].token_endpoint_auth_method,
+        Some(TokenEndpointAuthMethod::None)
+    );
+    assert!(stored[1].allows_grant(GrantType::AuthorizationCode));
+    assert!(
+        !stored[1].allows_grant(GrantType::ClientCredentials),
+        "a public client gets no client_credentials grant"
+    );
     let secret = stored[0].encrypted_client_secret.as_deref().unwrap();
     assert!(
         !secret.contains("s3cret"),
@@ -522,6 +544,10 @@ fn config_check_names_the_broken_key() {
             "clients:\n  - client_id: not-a-ulid\n    client_auth_method: none\n",
             "clients[0].client_id",
         ),
+        (
+            "templates:\n  path: /nonexistent/templates\n",
+            "templates.path",
+        ),
     ];
     for (overlay, key) in cases {
         let broken = dir.path().join("broken.yaml");
@@ -554,4 +580,146 @@ fn config_check_names_the_broken_key() {
         .unwrap();
     assert!(check.status.success());
     assert!(String::from_utf8_lossy(&check.stderr).contains("http.listners"));
+}
+
+#[test]
+fn templates_check_renders_every_page() {
+    // No configuration anywhere: the embedded templates.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let check = binary()
+        .args([
+            "templates",
+            "check",
+            "--stabilise",
+            "--data-dir",
+            "nowhere",
+            "--out-dir",
+        ])
+        .arg(&out)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    for page in ["index.html", "login.html", "compat_sso.html", "error.html"] {
+        assert!(
+            stdout.contains(&format!("{page}: ok\n")),
+            "{page}: {stdout}"
+        );
+        let rendered = std::fs::read_to_string(out.join(page)).unwrap();
+        assert!(
+            rendered.starts_with("<!DOCTYPE html>"),
+            "{page}: {rendered}"
+        );
+    }
+    assert!(stdout.contains("base.html: compiled"), "{stdout}");
+    assert!(
+        !out.join("base.html").exists(),
+        "a layout is not rendered alone"
+    );
+    // --stabilise: the same bytes every run.
+    let again = dir.path().join("again");
+    let check = binary()
+        .args([
+            "templates",
+            "check",
+            "--stabilise",
+            "--data-dir",
+            "nowhere",
+            "--out-dir",
+        ])
+        .arg(&again)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+    for page in ["index.html", "login.html", "compat_sso.html", "error.html"] {
+        assert_eq!(
+            std::fs::read(out.join(page)).unwrap(),
+            std::fs::read(again.join(page)).unwrap(),
+            "{page}"
+        );
+    }
+}
+
+#[test]
+fn templates_check_uses_templates_path_and_names_what_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("config.yaml");
+    let generated = binary()
+        .args(["config", "generate", "-o"])
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    let overlay = dir.path().join("templates.yaml");
+    std::fs::write(
+        &overlay,
+        format!(
+            "templates:\n  path: {:?}\n",
+            templates.display().to_string()
+        ),
+    )
+    .unwrap();
+    let check = |out: Option<&std::path::Path>| {
+        let mut command = binary();
+        command
+            .arg("-c")
+            .arg(&base)
+            .arg("-c")
+            .arg(&overlay)
+            .args(["templates", "check"]);
+        if let Some(out) = out {
+            command.arg("--out-dir").arg(out);
+        }
+        command.output().unwrap()
+    };
+
+    // A replacement that works is rendered in place of the embedded page.
+    std::fs::write(
+        templates.join("login.html"),
+        "{% extends \"base.html\" %}{% block content %}Custom sign-in {{ csrf }}{% endblock %}",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let passed = check(Some(&out));
+    assert!(
+        passed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&passed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&passed.stdout).contains("login.html: ok (from "));
+    let login = std::fs::read_to_string(out.join("login.html")).unwrap();
+    assert!(login.contains("Custom sign-in"), "{login}");
+
+    // An undefined variable fails, naming the template and the line.
+    std::fs::write(
+        templates.join("login.html"),
+        "{% extends \"base.html\" %}\n{% block content %}\n{{ no_such_value }}\n{% endblock %}\n",
+    )
+    .unwrap();
+    let failed = check(None);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("error: template login.html: ") && stderr.contains("login.html:3"),
+        "{stderr}"
+    );
+    // The other pages are still checked and reported.
+    assert!(String::from_utf8_lossy(&failed.stdout).contains("error.html: ok"));
+
+    // A missing directory is an error about the key.
+    std::fs::remove_file(templates.join("login.html")).unwrap();
+    std::fs::remove_dir(&templates).unwrap();
+    let missing = check(None);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(stderr.contains("error: templates.path: "), "{stderr}");
 }

@@ -3,9 +3,9 @@
 
 use chrono::Duration;
 use gatehouse::{
-    accounts::{self, Registration},
     crypto::passwords::{PasswordAlgorithm, PasswordHasher, PasswordScheme},
     domain::Clock,
+    services::accounts::{self, Registration},
 };
 use serde_json::json;
 
@@ -126,6 +126,15 @@ async fn password_login_introspection_and_logout(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
+    // RFC 6749 §5.2: a challenge with the 401, and error answers are never cached.
+    assert!(
+        wrong.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic realm=")
+    );
+    assert_eq!(wrong.headers()["cache-control"], "no-store");
+    assert_eq!(wrong.headers()["pragma"], "no-cache");
     let body: serde_json::Value = wrong.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
     for garbage in [
@@ -205,16 +214,6 @@ async fn refresh_rotates_and_old_tokens_stop_working(db: TestDb) {
     );
     assert_eq!(server.introspect(&access2, true).await["active"], true);
 
-    // Replaying a used refresh token fails.
-    let (status, replay) = server
-        .post_json(
-            "/_matrix/client/v3/refresh",
-            json!({"refresh_token": refresh1}),
-        )
-        .await;
-    assert_eq!(status, 401);
-    assert_eq!(replay["errcode"], "M_UNKNOWN_TOKEN");
-
     // Refreshable access tokens expire; the new pair keeps working.
     server.clock.advance(Duration::seconds(301));
     assert_eq!(
@@ -228,12 +227,30 @@ async fn refresh_rotates_and_old_tokens_stop_working(db: TestDb) {
         )
         .await;
     assert_eq!(status, 200);
+    let access3 = third["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(server.introspect(&access3, true).await["active"], true);
+
+    // Replaying a used refresh token fails and, as RFC 9700 §4.14 asks, ends the session:
+    // the newest pair stops working too.
+    let (status, replay) = server
+        .post_json(
+            "/_matrix/client/v3/refresh",
+            json!({"refresh_token": refresh1}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(replay["errcode"], "M_UNKNOWN_TOKEN");
     assert_eq!(
-        server
-            .introspect(third["access_token"].as_str().unwrap(), true)
-            .await["active"],
-        true
+        server.introspect(&access3, true).await,
+        json!({"active": false})
     );
+    let (status, _) = server
+        .post_json(
+            "/_matrix/client/v3/refresh",
+            json!({"refresh_token": third["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(status, 401);
     server.stop().await;
 }
 
@@ -311,23 +328,55 @@ async fn bad_input_gets_matrix_errors_never_500(db: TestDb) {
     );
 
     // Locked and deactivated users, after the right password.
-    accounts::lock_user(&server.store, &server.clock, "carol", false)
-        .await
-        .unwrap();
+    accounts::lock_user(
+        &server.store,
+        &server.clock,
+        accounts::find_user(&server.store, "carol")
+            .await
+            .unwrap()
+            .id,
+        false,
+    )
+    .await
+    .unwrap();
     let (status, body) = login(&server, password_login("carol", PASSWORD)).await;
     assert_eq!(
         (status, body["errcode"].as_str()),
         (401, Some("M_USER_LOCKED"))
     );
-    accounts::unlock_user(&server.store, &server.clock, "carol", false)
-        .await
-        .unwrap();
-    accounts::lock_user(&server.store, &server.clock, "carol", true)
-        .await
-        .unwrap();
-    accounts::unlock_user(&server.store, &server.clock, "carol", false)
-        .await
-        .unwrap();
+    accounts::unlock_user(
+        &server.store,
+        &server.clock,
+        accounts::find_user(&server.store, "carol")
+            .await
+            .unwrap()
+            .id,
+        false,
+    )
+    .await
+    .unwrap();
+    accounts::lock_user(
+        &server.store,
+        &server.clock,
+        accounts::find_user(&server.store, "carol")
+            .await
+            .unwrap()
+            .id,
+        true,
+    )
+    .await
+    .unwrap();
+    accounts::unlock_user(
+        &server.store,
+        &server.clock,
+        accounts::find_user(&server.store, "carol")
+            .await
+            .unwrap()
+            .id,
+        false,
+    )
+    .await
+    .unwrap();
     let (status, body) = login(&server, password_login("carol", PASSWORD)).await;
     assert_eq!(
         (status, body["errcode"].as_str()),
@@ -391,23 +440,40 @@ async fn locked_user_tokens_become_inactive(db: TestDb) {
     let (_, body) = login(&server, password_login("erin", PASSWORD)).await;
     let token = body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(server.introspect(&token, true).await["active"], true);
-    accounts::lock_user(&server.store, &server.clock, "erin", false)
-        .await
-        .unwrap();
+    accounts::lock_user(
+        &server.store,
+        &server.clock,
+        accounts::find_user(&server.store, "erin").await.unwrap().id,
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         server.introspect(&token, true).await,
         json!({"active": false})
     );
-    accounts::unlock_user(&server.store, &server.clock, "erin", false)
-        .await
-        .unwrap();
+    accounts::unlock_user(
+        &server.store,
+        &server.clock,
+        accounts::find_user(&server.store, "erin").await.unwrap().id,
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(server.introspect(&token, true).await["active"], true);
-    // Synapse admin rights come from the session.
+    // Synapse admin rights come from the session (for a user who may have them).
+    accounts::set_admin(
+        &server.store,
+        accounts::find_user(&server.store, "erin").await.unwrap().id,
+        true,
+    )
+    .await
+    .unwrap();
     let issued = accounts::issue_compat_token(
         &server.store,
         &server.clock,
-        &mut rand::rngs::OsRng,
-        "erin",
+        &mut gatehouse::domain::RandomSource::System.rng(),
+        accounts::find_user(&server.store, "erin").await.unwrap().id,
         None,
         true,
     )
@@ -514,23 +580,38 @@ async fn changes_by_another_process_reach_the_token_cache(db: TestDb) {
     assert_eq!(server.introspect(&token, true).await["active"], true);
 
     let other_process = db.store().await;
-    accounts::lock_user(&other_process, &server.clock, "fay", false)
-        .await
-        .unwrap();
+    accounts::lock_user(
+        &other_process,
+        &server.clock,
+        accounts::find_user(&other_process, "fay").await.unwrap().id,
+        false,
+    )
+    .await
+    .unwrap();
     let seen_within = until_inactive(&server, &token).await;
     assert!(
         seen_within < std::time::Duration::from_secs(5),
         "the lock reached the cache after {seen_within:?}"
     );
 
-    accounts::unlock_user(&other_process, &server.clock, "fay", false)
-        .await
-        .unwrap();
+    accounts::unlock_user(
+        &other_process,
+        &server.clock,
+        accounts::find_user(&other_process, "fay").await.unwrap().id,
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(server.introspect(&token, true).await["active"], true);
     // Sessions killed elsewhere too.
-    accounts::kill_sessions(&other_process, &server.clock, "fay", false)
-        .await
-        .unwrap();
+    accounts::kill_sessions(
+        &other_process,
+        &server.clock,
+        accounts::find_user(&other_process, "fay").await.unwrap().id,
+        false,
+    )
+    .await
+    .unwrap();
     until_inactive(&server, &token).await;
     server.stop().await;
 }

@@ -29,7 +29,9 @@ pub struct TestServer {
 /// bcrypt as Synapse makes it, v2 argon2id), generous rate limits, one listener with every
 /// resource on 127.0.0.1:0, and no homeserver (read-only mode: writes are skipped).
 pub fn test_config(db: &TestDb) -> RootConfig {
-    let mut config = gatehouse::config::generate(&mut rand::rngs::OsRng).expect("generate config");
+    let mut config =
+        gatehouse::config::generate(&mut gatehouse::domain::RandomSource::System.rng())
+            .expect("generate config");
     let overlay = format!(
         r#"
 database:

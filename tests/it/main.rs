@@ -1,10 +1,16 @@
 //! Integration tests: one binary (so the large dependency tree is linked once), one module per
 //! area. Every storage test runs on SQLite and on PostgreSQL; see `common`.
 
+// Tests make throwaway ids (database names, unknown-resource probes) without a clock; the ban
+// on `Ulid::new` keeps the server's own ids on the injected clock.
+#![allow(clippy::disallowed_methods)]
+
 mod admin;
+mod browser;
 mod cli;
 mod common;
 mod compat_http;
+mod hardening;
 mod harness;
 mod openapi;
 mod password_upgrade;
@@ -17,3 +23,5 @@ mod syn2mas_e2e;
 mod syn2mas_sources;
 mod synapse;
 mod synapse_e2e;
+mod tls;
+mod token_ending;

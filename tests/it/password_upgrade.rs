@@ -2,9 +2,9 @@
 //! transparently rehashed with the current scheme (argon2id) on the next successful login.
 
 use gatehouse::{
-    accounts::{self, AccountError, Registration},
     crypto::passwords::{PasswordAlgorithm, PasswordHasher, PasswordScheme},
     domain::MockClock,
+    services::accounts::{self, Registration},
 };
 
 use crate::{common::TestDb, on_both_backends};
@@ -58,8 +58,13 @@ async fn bcrypt_v1_password_is_upgraded_to_argon2id_v2_on_login(db: TestDb) {
 
     // Now the config has v1 bcrypt and v2 argon2id.
     let current = PasswordHasher::new(vec![bcrypt_v1(), argon2id_v2()], 0).unwrap();
-    let wrong = accounts::verify_password(&store, &clock, &current, &user, "wrong").await;
-    assert!(matches!(wrong, Err(AccountError::WrongPassword)));
+    let wrong =
+        gatehouse::services::sign_in::verify_password(&store, &clock, &current, &user, "wrong")
+            .await;
+    assert!(matches!(
+        wrong,
+        Err(gatehouse::services::sign_in::VerifyError::Wrong { .. })
+    ));
     assert_eq!(
         store
             .reader()
@@ -73,9 +78,15 @@ async fn bcrypt_v1_password_is_upgraded_to_argon2id_v2_on_login(db: TestDb) {
     );
 
     // NFKC: the compatibility form of the password is the same password.
-    accounts::verify_password(&store, &clock, &current, &user, "pässwörd-fix-IV")
-        .await
-        .unwrap();
+    gatehouse::services::sign_in::verify_password(
+        &store,
+        &clock,
+        &current,
+        &user,
+        "pässwörd-fix-IV",
+    )
+    .await
+    .unwrap();
     let after = store
         .reader()
         .await
@@ -91,9 +102,15 @@ async fn bcrypt_v1_password_is_upgraded_to_argon2id_v2_on_login(db: TestDb) {
 
     // The next login verifies under v2 and writes nothing new. (v2 has no NFKC step, so the
     // password is now the form the user typed when it was upgraded, as in MAS.)
-    accounts::verify_password(&store, &clock, &current, &user, "pässwörd-fix-IV")
-        .await
-        .unwrap();
+    gatehouse::services::sign_in::verify_password(
+        &store,
+        &clock,
+        &current,
+        &user,
+        "pässwörd-fix-IV",
+    )
+    .await
+    .unwrap();
     let again = store
         .reader()
         .await
@@ -121,8 +138,13 @@ async fn user_without_password_cannot_log_in(db: TestDb) {
     )
     .await
     .unwrap();
-    let result = accounts::verify_password(&store, &clock, &hasher, &user, "anything").await;
-    assert!(matches!(result, Err(AccountError::WrongPassword)));
+    let result =
+        gatehouse::services::sign_in::verify_password(&store, &clock, &hasher, &user, "anything")
+            .await;
+    assert!(matches!(
+        result,
+        Err(gatehouse::services::sign_in::VerifyError::NoPassword)
+    ));
 }
 
 on_both_backends!(

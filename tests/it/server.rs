@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// A server process that is killed if the test fails before stopping it.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -39,7 +39,7 @@ impl std::ops::DerefMut for Running {
 }
 
 /// Wait until the server prints its ready line on stdout; returns that line.
-fn wait_ready(child: &mut Child) -> String {
+pub(crate) fn wait_ready(child: &mut Child) -> String {
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -63,7 +63,7 @@ fn wait_ready(child: &mut Child) -> String {
     panic!("server did not become ready");
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
+pub(crate) fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let pid = child.id().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -80,7 +80,7 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -48,6 +48,7 @@ async fn tokens_resolve_by_digest_and_are_not_stored_in_clear(db: TestDb) {
         session_id: session.id,
         created_at: clock.now(),
         expires_at: Some(clock.now() + Duration::minutes(5)),
+        first_used_at: None,
     };
     let refresh = CompatRefreshToken {
         id: new_id(&clock),
@@ -55,6 +56,7 @@ async fn tokens_resolve_by_digest_and_are_not_stored_in_clear(db: TestDb) {
         access_token_id: access.id,
         created_at: clock.now(),
         consumed_at: None,
+        next_id: None,
     };
 
     let mut repo = store.repo().await.unwrap();
@@ -110,14 +112,14 @@ async fn tokens_resolve_by_digest_and_are_not_stored_in_clear(db: TestDb) {
     assert_eq!(found, refresh);
     assert!(
         repo.compat()
-            .consume_refresh_token(refresh.id, clock.now())
+            .consume_refresh_token(refresh.id, ulid::Ulid::nil(), clock.now())
             .await
             .unwrap()
     );
     assert!(
         !repo
             .compat()
-            .consume_refresh_token(refresh.id, clock.now())
+            .consume_refresh_token(refresh.id, ulid::Ulid::nil(), clock.now())
             .await
             .unwrap()
     );
@@ -253,7 +255,7 @@ async fn seed_token_owners(
             created_at: clock.now(),
             locked_at: (i == 3).then(|| clock.now()),
             deactivated_at: None,
-            can_request_admin: false,
+            can_request_admin: true,
             is_guest: false,
         };
         let session = CompatSession {
@@ -274,6 +276,7 @@ async fn seed_token_owners(
             session_id: session.id,
             created_at: clock.now(),
             expires_at: None,
+            first_used_at: None,
         };
         repo.users().add(&user).await.unwrap();
         repo.compat().add_session(&session).await.unwrap();
@@ -359,7 +362,7 @@ async fn concurrent_cache_misses_each_get_their_own_answer(db: TestDb) {
     let clock = MockClock::default();
     let tokens = seed_token_owners(&store, &clock, 60).await;
     // TTL 0: nothing is cached, every request is a miss.
-    let cache = std::sync::Arc::new(gatehouse::access::TokenCache::new(
+    let cache = std::sync::Arc::new(gatehouse::services::access::TokenCache::new(
         std::time::Duration::ZERO,
     ));
     let mut asked: Vec<Option<usize>> = (0..tokens.len()).map(Some).collect();

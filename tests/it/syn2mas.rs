@@ -9,7 +9,6 @@
 use std::{collections::HashMap, path::PathBuf, process::Output};
 
 use gatehouse::{
-    accounts,
     crypto::passwords::{PasswordAlgorithm, PasswordHasher, PasswordScheme},
     domain::SystemClock,
     store::{Store, bulk::MIGRATION_TABLES},
@@ -321,13 +320,25 @@ pub async fn verify_against_manifest(store: &Store, manifest: &Json) {
                 .as_str()
                 .is_some_and(|h| !h.is_empty())
         {
-            accounts::verify_password(store, &SystemClock, &hasher, &found, password)
-                .await
-                .unwrap_or_else(|e| panic!("{localpart}: password does not verify: {e}"));
+            gatehouse::services::sign_in::verify_password(
+                store,
+                &SystemClock,
+                &hasher,
+                &found,
+                password,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{localpart}: password does not verify: {e}"));
             assert!(
-                accounts::verify_password(store, &SystemClock, &hasher, &found, "wrong")
-                    .await
-                    .is_err()
+                gatehouse::services::sign_in::verify_password(
+                    store,
+                    &SystemClock,
+                    &hasher,
+                    &found,
+                    "wrong"
+                )
+                .await
+                .is_err()
             );
         }
 

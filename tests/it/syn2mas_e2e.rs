@@ -109,7 +109,7 @@ async fn migrated_users_keep_working_against_a_real_synapse(db: TestDb) {
             let string = token["token"].as_str().unwrap();
             let imported = {
                 let mut reader = gatehouse.store.reader().await.unwrap();
-                gatehouse::access::resolve_access_token(
+                gatehouse::services::access::resolve_access_token(
                     &mut reader,
                     string,
                     gatehouse.state.clock.now(),
@@ -243,7 +243,7 @@ async fn migrated_users_keep_working_against_a_real_synapse(db: TestDb) {
             let string = token["token"].as_str().unwrap();
             let active = {
                 let mut reader = gatehouse.store.reader().await.unwrap();
-                gatehouse::access::resolve_access_token(
+                gatehouse::services::access::resolve_access_token(
                     &mut reader,
                     string,
                     gatehouse.state.clock.now(),

@@ -5,8 +5,8 @@ use std::process::Output;
 
 use chrono::Duration;
 use gatehouse::{
-    accounts::{self, Registration},
     config::HomeserverKind,
+    services::accounts::{self, Registration},
 };
 use serde_json::{Value, json};
 

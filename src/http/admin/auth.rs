@@ -7,9 +7,9 @@ use poem_openapi::{SecurityScheme, auth::Bearer};
 
 use super::error::AdminError;
 use crate::{
-    access::{ActiveToken, resolve_access_token},
     domain::scopes::MAS_ADMIN,
     http::AppState,
+    services::access::{ActiveToken, resolve_access_token},
 };
 
 /// An access token with the `urn:mas:admin` scope: a personal access token (`mpt_…`, from
@@ -33,9 +33,11 @@ async fn check_admin_token(req: &Request, bearer: Bearer) -> poem::Result<Active
         .await
         .map_err(AdminError::from)?
         .ok_or_else(refuse)?;
-    // Demoting an admin cuts off the tokens it already holds.
-    if !token.has_scope(MAS_ADMIN) || !token.user.can_request_admin {
+    // The scope is the effective one: a demoted admin's tokens no longer carry it.
+    if !token.has_scope(MAS_ADMIN) {
         return Err(refuse());
     }
+    let ip = crate::http::client_ip::client_ip(req, &state.trusted_proxies);
+    state.activity.token_used(&token, state.clock.now(), ip);
     Ok(token)
 }

@@ -3,7 +3,7 @@
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, payload::Json};
 
-use super::{AdminTag, auth::AdminAuth, error::AdminError};
+use super::{AdminTag, auth::AdminAuth, error::OpError};
 use crate::http::AppState;
 
 /// The server's name and feature flags.
@@ -60,7 +60,7 @@ impl Api {
         &self,
         state: Data<&AppState>,
         _auth: AdminAuth,
-    ) -> Result<Json<SiteConfig>, AdminError> {
+    ) -> Result<Json<SiteConfig>, OpError> {
         let config = &state.config;
         let account = &config.account;
         let token_required = account.token_required_for_registration();

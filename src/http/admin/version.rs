@@ -2,7 +2,7 @@
 
 use poem_openapi::{Object, OpenApi, payload::Json};
 
-use super::{AdminTag, auth::AdminAuth, error::AdminError};
+use super::{AdminTag, auth::AdminAuth, error::OpError};
 
 /// The running version.
 #[derive(Debug, Clone, Object)]
@@ -26,7 +26,7 @@ pub struct Api;
 impl Api {
     /// Get the server version
     #[oai(path = "/version", method = "get", operation_id = "version")]
-    async fn version(&self, _auth: AdminAuth) -> Result<Json<Version>, AdminError> {
+    async fn version(&self, _auth: AdminAuth) -> Result<Json<Version>, OpError> {
         Ok(Json(Version {
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }))

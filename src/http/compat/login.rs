@@ -1,7 +1,5 @@
 //! `GET /login` (the login flows) and `POST /login` with `m.login.password` and `m.login.token`.
 
-use std::time::Instant;
-
 use poem::{
     Request, handler,
     http::StatusCode,
@@ -12,13 +10,13 @@ use serde_json::{Value, json};
 
 use super::parse_json;
 use crate::{
-    accounts::{self, AccountError},
-    compat_sessions::{self, SessionRequest},
     domain::{
         compat::{generate_device_id, is_valid_device_id},
-        users::{User, localpart_from_identifier},
+        users::User,
     },
     http::{AppState, client_ip::client_ip, matrix_error::MatrixError},
+    services::compat_sessions::{self, SessionRequest},
+    services::sign_in::{LoginError, may_sign_in},
 };
 
 #[handler]
@@ -102,7 +100,7 @@ pub async fn login(
             ));
         }
         Some(device_id) => device_id,
-        None => generate_device_id(&mut rand::rngs::OsRng),
+        None => generate_device_id(&mut state.random.rng()),
     };
     let refreshable = request.refresh_token.then(|| {
         chrono::Duration::seconds(
@@ -112,7 +110,7 @@ pub async fn login(
     let started = compat_sessions::start(
         &state.store,
         state.clock.as_ref(),
-        &mut rand::rngs::OsRng,
+        &mut state.random.rng(),
         &user,
         SessionRequest {
             device_id: device_id.clone(),
@@ -190,71 +188,40 @@ async fn password_login(
         .password
         .as_deref()
         .ok_or_else(|| MatrixError::bad_json("password is required"))?;
-    let localpart = localpart_from_identifier(identifier).to_lowercase();
-
-    let now = Instant::now();
-    if let Some(ip) = ip
-        && let Err(wait) = state.limits.login_per_ip.check(&ip, now)
-    {
-        return Err(MatrixError::limit_exceeded(
-            wait.as_millis().try_into().unwrap_or(u64::MAX),
-        ));
-    }
-    if let Err(wait) = state.limits.login_per_account.check(&localpart, now) {
-        return Err(MatrixError::limit_exceeded(
-            wait.as_millis().try_into().unwrap_or(u64::MAX),
-        ));
-    }
-
-    let user = {
-        let mut reader = state.store.reader().await?;
-        reader.users().find_by_username(&localpart).await?
-    };
-    let Some(user) = user else {
-        // Spend the same work as a real check, so that timing does not tell who exists.
-        state.passwords.burn_one_verification().await;
-        return Err(MatrixError::forbidden(WRONG_CREDENTIALS));
-    };
-    match accounts::verify_password(
-        &state.store,
-        state.clock.as_ref(),
-        &state.passwords,
-        &user,
-        password,
-    )
-    .await
-    {
-        Ok(()) => {}
-        Err(AccountError::WrongPassword) => return Err(MatrixError::forbidden(WRONG_CREDENTIALS)),
-        Err(error) => return Err(MatrixError::internal("password check failed", &error)),
-    }
-    check_can_log_in(&user)?;
-    Ok(user)
+    state
+        .sign_in
+        .authenticate_password(identifier, password, ip)
+        .await
+        .map_err(login_error)
 }
 
-/// After the credentials are proven: locked, deactivated and guest accounts may not log in.
-fn check_can_log_in(user: &User) -> Result<(), MatrixError> {
-    if user.deactivated_at.is_some() {
-        return Err(MatrixError::new(
+/// A failed sign-in as Matrix answers it.
+fn login_error(error: LoginError) -> MatrixError {
+    match error {
+        LoginError::PasswordsDisabled => {
+            MatrixError::unknown("Password login is disabled on this server.")
+        }
+        LoginError::RateLimited { retry_after } => {
+            MatrixError::limit_exceeded(retry_after.as_millis().try_into().unwrap_or(u64::MAX))
+        }
+        LoginError::WrongCredentials => MatrixError::forbidden(WRONG_CREDENTIALS),
+        LoginError::Deactivated => MatrixError::new(
             StatusCode::FORBIDDEN,
             "M_USER_DEACTIVATED",
             "This account has been deactivated.",
-        ));
-    }
-    if user.locked_at.is_some() {
-        return Err(MatrixError {
+        ),
+        LoginError::Locked => MatrixError {
             soft_logout: Some(true),
             ..MatrixError::new(
                 StatusCode::UNAUTHORIZED,
                 "M_USER_LOCKED",
                 "This account has been locked.",
             )
-        });
+        },
+        LoginError::Guest => MatrixError::forbidden("Guest accounts cannot log in."),
+        LoginError::Store(error) => error.into(),
+        LoginError::Hashing(error) => MatrixError::internal("password check failed", &error),
     }
-    if user.is_guest {
-        return Err(MatrixError::forbidden("Guest accounts cannot log in."));
-    }
-    Ok(())
 }
 
 async fn token_login(state: &AppState, request: &LoginRequest) -> Result<User, MatrixError> {
@@ -262,9 +229,14 @@ async fn token_login(state: &AppState, request: &LoginRequest) -> Result<User, M
         .token
         .as_deref()
         .ok_or_else(|| MatrixError::bad_json("token is required"))?;
-    let user = crate::compat_sso::exchange(&state.store, state.clock.as_ref(), token)
-        .await?
-        .ok_or_else(|| MatrixError::forbidden("Invalid or expired login token."))?;
-    check_can_log_in(&user)?;
+    let user = crate::services::compat_sso::exchange(
+        &state.store,
+        state.clock.as_ref(),
+        &state.config.experimental.browser_session_limits(),
+        token,
+    )
+    .await?
+    .ok_or_else(|| MatrixError::forbidden("Invalid or expired login token."))?;
+    may_sign_in(&user).map_err(login_error)?;
     Ok(user)
 }

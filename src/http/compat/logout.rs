@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 use super::{bearer_token, parse_json};
 use crate::{
-    access::{SessionRef, resolve_access_token},
-    compat_sessions,
     http::{AppState, matrix_error::MatrixError},
+    services::access::{SessionRef, resolve_access_token},
+    services::compat_sessions,
 };
 
 /// The compat session behind the request's token.

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::parse_json;
 use crate::{
-    compat_sessions::{self, RefreshError},
     http::{AppState, matrix_error::MatrixError},
+    services::compat_sessions::{self, RefreshError},
 };
 
 #[derive(Debug, Deserialize)]
@@ -31,10 +31,15 @@ pub async fn refresh(
     let ttl = chrono::Duration::seconds(
         i64::try_from(state.config.experimental.compat_token_ttl).unwrap_or(300),
     );
+    // A replay is told from a retry by whether the successor was used: write the uses this
+    // process has noted first.
+    if let Err(error) = state.activity.flush(&state.store).await {
+        tracing::warn!(%error, "could not record token uses before a refresh");
+    }
     match compat_sessions::refresh(
         &state.store,
         state.clock.as_ref(),
-        &mut rand::rngs::OsRng,
+        &mut state.random.rng(),
         &request.refresh_token,
         ttl,
     )
@@ -45,10 +50,18 @@ pub async fn refresh(
             "refresh_token": started.refresh_token,
             "expires_in_ms": ttl.num_milliseconds(),
         }))),
-        Err(RefreshError::Invalid) => Err(MatrixError {
-            soft_logout: Some(false),
-            ..MatrixError::unknown_token("Unknown, used or revoked refresh token.")
-        }),
+        Err(error @ (RefreshError::Invalid | RefreshError::Replayed)) => {
+            if matches!(error, RefreshError::Replayed) {
+                tracing::warn!(
+                    "a replaced compat refresh token was presented again; its session was ended"
+                );
+                state.jobs_wake.notify_one();
+            }
+            Err(MatrixError {
+                soft_logout: Some(false),
+                ..MatrixError::unknown_token("Unknown, used or revoked refresh token.")
+            })
+        }
         Err(RefreshError::Store(error)) => Err(error.into()),
     }
 }

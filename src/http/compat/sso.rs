@@ -57,10 +57,10 @@ async fn start(req: &Request, state: &AppState) -> Result<Redirect, MatrixError>
             "redirectUrl is not a usable URL.",
         ));
     }
-    let login = crate::compat_sso::start(
+    let login = crate::services::compat_sso::start(
         &state.store,
         state.clock.as_ref(),
-        &mut rand::rngs::OsRng,
+        &mut state.random.rng(),
         parsed.as_str(),
     )
     .await?;

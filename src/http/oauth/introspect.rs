@@ -15,9 +15,9 @@ use subtle::ConstantTimeEq;
 
 use super::OAuthError;
 use crate::{
-    access::ActiveToken,
     domain::scopes::{DEVICE_PREFIX, device_fits_in_scope, with_matrix_twins},
     http::AppState,
+    services::access::ActiveToken,
 };
 
 #[derive(Debug, Deserialize)]
@@ -54,6 +54,8 @@ pub async fn introspect(
         .is_some_and(|v| v.as_bytes() == b"1");
     let body = match active {
         Some(active) => {
+            // Synapse's address is not the client's: only the time is recorded.
+            state.activity.token_used(&active.token, now, None);
             // Everything but the expiry is the same on every request for this answer.
             let fixed = active.rendering(usize::from(supports_device_id), |token| {
                 describe(state, token, supports_device_id).to_string()
@@ -70,19 +72,19 @@ pub async fn introspect(
 /// The introspection answer for an active token, but for its expiry: the fields Synapse reads
 /// (`active`, `scope`, `username`, `sub`, `device_id`) and the usual RFC 7662 ones.
 fn describe(state: &AppState, active: &ActiveToken, supports_device_id: bool) -> Value {
-    let mut scopes = active.scopes.clone();
+    let mut scope = active.scope.clone();
     let mut device_field = None;
     if let Some(device_id) = &active.device_id {
-        let in_scopes = crate::domain::scopes::device_from_scopes(&scopes).is_some();
+        let in_scopes = crate::domain::scopes::device_from_scopes(&scope).is_some();
         if supports_device_id {
             device_field = Some(device_id.clone());
         } else if !in_scopes && device_fits_in_scope(device_id) {
-            scopes.push(format!("{DEVICE_PREFIX}{device_id}"));
+            scope.insert(&format!("{DEVICE_PREFIX}{device_id}"));
         }
     }
     let mut body = json!({
         "active": true,
-        "scope": with_matrix_twins(&scopes).join(" "),
+        "scope": with_matrix_twins(&scope).to_string(),
         "client_id": active.client_id,
         "username": active.user.username,
         "sub": active.user.id.to_string(),

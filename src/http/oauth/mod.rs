@@ -1,12 +1,14 @@
 //! The `oauth` resource: OAuth 2.0 / OIDC endpoints under `/oauth2/`.
 
-mod error;
+pub mod authorization_response;
+pub mod error;
 pub mod introspect;
 mod keys;
 
 use poem::{Route, get, post};
 
-pub use error::OAuthError;
+pub use authorization_response::{AuthorizationResponse, RedirectUriError, ResponseMode};
+pub use error::{OAuthError, OAuthErrorCode};
 
 pub fn mount(route: Route) -> Route {
     route

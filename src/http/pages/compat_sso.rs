@@ -10,7 +10,7 @@ use poem::{
 use serde::Deserialize;
 
 use super::{csrf_ok, csrf_token, current_session, error_page, page, service};
-use crate::http::AppState;
+use crate::{http::AppState, templates::CompatSsoPage};
 
 fn not_found(state: &AppState) -> Response {
     error_page(
@@ -55,13 +55,15 @@ pub async fn show(
         .unwrap_or_else(|| login.redirect_uri.clone());
     page(
         state,
-        "compat_sso.html",
-        minijinja::context! {
-            service => service(state),
-            csrf => csrf_token(jar),
-            mxid => state.mxid(&user.username),
-            client_host => client_host,
-            action => format!("{}complete-compat-sso/{id}", state.config.http.public_base.path()),
+        &CompatSsoPage {
+            service: service(state),
+            csrf: &csrf_token(state, jar),
+            mxid: &state.mxid(&user.username),
+            client_host: &client_host,
+            action: &format!(
+                "{}complete-compat-sso/{id}",
+                state.config.http.public_base.path()
+            ),
         },
     )
 }
@@ -105,10 +107,10 @@ pub async fn confirm(
             "Sign in and start again from your app.",
         );
     };
-    match crate::compat_sso::fulfil(
+    match crate::services::compat_sso::fulfil(
         &state.store,
         state.clock.as_ref(),
-        &mut rand::rngs::OsRng,
+        &mut state.random.rng(),
         id,
         session.id,
     )
@@ -120,7 +122,10 @@ pub async fn confirm(
                 Err(_) => return not_found(state),
             };
             target.query_pairs_mut().append_pair("loginToken", &token);
-            Redirect::see_other(target.to_string()).into_response()
+            Redirect::see_other(target.to_string())
+                // It carries the login token.
+                .with_header(poem::http::header::CACHE_CONTROL, "no-store")
+                .into_response()
         }
         Ok(None) => not_found(state),
         Err(error) => {

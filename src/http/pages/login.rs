@@ -1,7 +1,5 @@
 //! `GET|POST /login`, `POST /logout`, `GET /`: signing in to Gatehouse in the browser.
 
-use std::time::Instant;
-
 use poem::{
     IntoResponse, Request, Response, handler,
     http::StatusCode,
@@ -14,10 +12,9 @@ use super::{
     service, set_session_cookie,
 };
 use crate::{
-    accounts::{self, AccountError},
-    domain::{ids::new_id, users::localpart_from_identifier},
     http::{AppState, client_ip::client_ip},
-    store::browser_sessions::BrowserSession,
+    services::{browser_sessions, sign_in::LoginError},
+    templates::{IndexPage, LoginPage},
 };
 
 #[handler]
@@ -27,8 +24,11 @@ pub async fn index(Data(state): Data<&AppState>, jar: &CookieJar) -> Response {
         .map(|(_, user)| state.mxid(&user.username));
     page(
         state,
-        "index.html",
-        minijinja::context! { service => service(state), mxid => mxid.unwrap_or_default(), csrf => csrf_token(jar) },
+        &IndexPage {
+            service: service(state),
+            mxid: mxid.as_deref().unwrap_or_default(),
+            csrf: &csrf_token(state, jar),
+        },
     )
 }
 
@@ -43,7 +43,7 @@ pub async fn show(
     jar: &CookieJar,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let next = safe_next(query.next.as_deref());
+    let next = safe_next(state, query.next.as_deref());
     if current_session(state, jar).await.is_some() {
         return Redirect::see_other(next).into_response();
     }
@@ -60,13 +60,12 @@ fn login_form(
 ) -> Response {
     let mut response = page(
         state,
-        "login.html",
-        minijinja::context! {
-            service => service(state),
-            csrf => csrf_token(jar),
-            next => next,
-            username => username,
-            error => error,
+        &LoginPage {
+            service: service(state),
+            csrf: &csrf_token(state, jar),
+            next,
+            username,
+            error,
         },
     );
     response.set_status(status);
@@ -97,7 +96,7 @@ pub async fn submit(
             "The form was incomplete; go back and try again.",
         );
     };
-    let next = safe_next(form.next.as_deref());
+    let next = safe_next(state, form.next.as_deref());
     if !csrf_ok(jar, &form.csrf) {
         return login_form(
             state,
@@ -108,124 +107,74 @@ pub async fn submit(
             StatusCode::FORBIDDEN,
         );
     }
-    if !state.config.passwords.enabled {
-        return error_page(
-            state,
-            StatusCode::FORBIDDEN,
-            "Password sign-in is off",
-            "This server does not accept passwords.",
-        );
-    }
-    let localpart = localpart_from_identifier(form.username.trim()).to_lowercase();
     let ip = client_ip(req, &state.trusted_proxies);
-    let now = Instant::now();
-    let limited = ip.is_some_and(|ip| state.limits.login_per_ip.check(&ip, now).is_err())
-        || state
-            .limits
-            .login_per_account
-            .check(&localpart, now)
-            .is_err();
-    if limited {
-        return login_form(
-            state,
-            jar,
-            &next,
-            &form.username,
-            "Too many attempts; wait a minute and try again.",
-            StatusCode::TOO_MANY_REQUESTS,
-        );
-    }
-    const WRONG: &str = "Wrong username or password.";
-    let user = match state.store.reader().await {
-        Ok(mut reader) => reader
-            .users()
-            .find_by_username(&localpart)
-            .await
-            .ok()
-            .flatten(),
-        Err(_) => None,
+    let user = match state
+        .sign_in
+        .authenticate_password(&form.username, &form.password, ip)
+        .await
+    {
+        Ok(user) => user,
+        Err(error) => {
+            let (message, status) = match error {
+                LoginError::PasswordsDisabled => {
+                    return error_page(
+                        state,
+                        StatusCode::FORBIDDEN,
+                        "Password sign-in is off",
+                        "This server does not accept passwords.",
+                    );
+                }
+                LoginError::RateLimited { .. } => (
+                    "Too many attempts; wait a minute and try again.",
+                    StatusCode::TOO_MANY_REQUESTS,
+                ),
+                LoginError::WrongCredentials => {
+                    ("Wrong username or password.", StatusCode::UNAUTHORIZED)
+                }
+                LoginError::Deactivated | LoginError::Locked | LoginError::Guest => {
+                    ("This account cannot sign in.", StatusCode::FORBIDDEN)
+                }
+                LoginError::Store(_) | LoginError::Hashing(_) => {
+                    tracing::error!(%error, "password sign-in failed");
+                    return error_page(
+                        state,
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Something went wrong",
+                        "Please try again later.",
+                    );
+                }
+            };
+            return login_form(state, jar, &next, &form.username, message, status);
+        }
     };
-    let Some(user) = user else {
-        state.passwords.burn_one_verification().await;
-        return login_form(
-            state,
-            jar,
-            &next,
-            &form.username,
-            WRONG,
-            StatusCode::UNAUTHORIZED,
-        );
-    };
-    match accounts::verify_password(
+    let user_agent = req
+        .headers()
+        .get(poem::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(512).collect());
+    let started = browser_sessions::start(
         &state.store,
         state.clock.as_ref(),
-        &state.passwords,
         &user,
-        &form.password,
+        user_agent,
+        ip.map(|ip| ip.to_string()),
     )
-    .await
-    {
-        Ok(()) => {}
-        Err(AccountError::WrongPassword) => {
-            return login_form(
-                state,
-                jar,
-                &next,
-                &form.username,
-                WRONG,
-                StatusCode::UNAUTHORIZED,
-            );
+    .await;
+    match started {
+        Ok(session) => {
+            set_session_cookie(state, jar, &session);
+            Redirect::see_other(next).into_response()
         }
         Err(error) => {
-            tracing::error!(%error, "password check failed");
-            return error_page(
+            tracing::error!(%error, "could not store the browser session");
+            error_page(
                 state,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong",
                 "Please try again later.",
-            );
+            )
         }
     }
-    if !user.is_active() || user.is_guest {
-        return login_form(
-            state,
-            jar,
-            &next,
-            &form.username,
-            "This account cannot sign in.",
-            StatusCode::FORBIDDEN,
-        );
-    }
-    let session = BrowserSession {
-        id: new_id(state.clock.as_ref()),
-        user_id: user.id,
-        created_at: state.clock.now(),
-        finished_at: None,
-        user_agent: req
-            .headers()
-            .get(poem::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(512).collect()),
-        last_active_at: Some(state.clock.now()),
-        last_active_ip: ip.map(|ip| ip.to_string()),
-    };
-    let saved = async {
-        let mut repo = state.store.repo().await?;
-        repo.browser_sessions().add(&session).await?;
-        repo.save().await
-    }
-    .await;
-    if let Err(error) = saved {
-        tracing::error!(%error, "could not store the browser session");
-        return error_page(
-            state,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "Please try again later.",
-        );
-    }
-    set_session_cookie(jar, &session);
-    Redirect::see_other(next).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -255,19 +204,12 @@ pub async fn logout(
             "Go back, reload the page and try again.",
         );
     }
-    if let Some((session, _)) = current_session(state, jar).await {
-        let finished = async {
-            let mut repo = state.store.repo().await?;
-            repo.browser_sessions()
-                .finish(session.id, state.clock.now())
-                .await?;
-            repo.save().await
-        }
-        .await;
-        if let Err(error) = finished {
-            tracing::error!(%error, "could not end the browser session");
-        }
+    if let Some((session, _)) = current_session(state, jar).await
+        && let Err(error) =
+            browser_sessions::finish(&state.store, state.clock.as_ref(), session.id).await
+    {
+        tracing::error!(%error, "could not end the browser session");
     }
     clear_session_cookie(jar);
-    Redirect::see_other(state.config.http.public_base.path().to_owned()).into_response()
+    Redirect::see_other(state.config.http.public_base.to_string()).into_response()
 }

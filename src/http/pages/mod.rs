@@ -17,7 +17,11 @@ use poem::{
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use crate::{domain::tokens::random_alphanumeric, store::browser_sessions::BrowserSession};
+use crate::{
+    domain::{browser_sessions::BrowserSession, tokens::random_alphanumeric},
+    services::browser_sessions,
+    templates::{ErrorPage, Page, Service},
+};
 
 const SESSION_COOKIE: &str = "gatehouse-session";
 const CSRF_COOKIE: &str = "gatehouse-csrf";
@@ -47,12 +51,15 @@ pub fn with_cookies(
 }
 
 /// Render a page, or a plain 500 if the template itself fails (logged).
-pub(crate) fn page(state: &AppState, name: &str, context: minijinja::Value) -> Response {
+pub(crate) fn page<P: Page>(state: &AppState, page: &P) -> Response {
     let templates = &state.templates;
-    match templates.render(name, context) {
-        Ok(html) => Html(html).into_response(),
+    match templates.render(page) {
+        // Pages carry CSRF tokens, codes and account details: never stored by a cache.
+        Ok(html) => Html(html)
+            .with_header(poem::http::header::CACHE_CONTROL, "no-store")
+            .into_response(),
         Err(error) => {
-            tracing::error!(%error, template = name, "template failed to render");
+            tracing::error!(%error, template = P::TEMPLATE, "template failed to render");
             StatusCode::INTERNAL_SERVER_ERROR
                 .with_body("internal error")
                 .into_response()
@@ -68,14 +75,17 @@ pub(crate) fn error_page(
 ) -> Response {
     let mut response = page(
         state,
-        "error.html",
-        minijinja::context! { service => service(state), title => title, message => message },
+        &ErrorPage {
+            service: service(state),
+            title,
+            message,
+        },
     );
     response.set_status(status);
     response
 }
 
-pub(crate) fn service(state: &AppState) -> minijinja::Value {
+pub(crate) fn service(state: &AppState) -> Service {
     let base = state.config.http.public_base.path().to_owned();
     let name = state
         .config
@@ -83,16 +93,17 @@ pub(crate) fn service(state: &AppState) -> minijinja::Value {
         .service_name
         .clone()
         .unwrap_or_else(|| "Gatehouse".to_owned());
-    minijinja::context! { name => name, base => base }
+    Service { name, base }
 }
 
 /// The CSRF token for this browser, made (and stored in a private cookie) on first use.
-pub(crate) fn csrf_token(jar: &CookieJar) -> String {
+pub(crate) fn csrf_token(state: &AppState, jar: &CookieJar) -> String {
     if let Some(cookie) = jar.private().get(CSRF_COOKIE) {
         return cookie.value_str().to_owned();
     }
-    let token = random_alphanumeric(&mut rand::rngs::OsRng, 32);
-    jar.private().add(secure_cookie(CSRF_COOKIE, token.clone()));
+    let token = random_alphanumeric(&mut state.random.rng(), 32);
+    jar.private()
+        .add(private_cookie(state, CSRF_COOKIE, token.clone()));
     token
 }
 
@@ -103,15 +114,19 @@ pub(crate) fn csrf_ok(jar: &CookieJar, submitted: &str) -> bool {
         .is_some_and(|cookie| bool::from(cookie.value_str().as_bytes().ct_eq(submitted.as_bytes())))
 }
 
-fn secure_cookie(name: &'static str, value: String) -> Cookie {
+/// A cookie only our pages read: HTTP-only, same-site lax, and `Secure` whenever Gatehouse is
+/// served over https (`http.public_base`), so it never travels in clear.
+fn private_cookie(state: &AppState, name: &'static str, value: String) -> Cookie {
     let mut cookie = Cookie::new_with_str(name, value);
     cookie.set_http_only(true);
     cookie.set_same_site(SameSite::Lax);
     cookie.set_path("/");
+    cookie.set_secure(state.config.http.public_base.scheme() == "https");
     cookie
 }
 
-/// The signed-in browser session, if any (and still active, for an active user).
+/// The signed-in browser session, if the cookie names one that is still open for an active
+/// user (recording its use).
 pub(crate) async fn current_session(
     state: &AppState,
     jar: &CookieJar,
@@ -122,30 +137,51 @@ pub(crate) async fn current_session(
         .value_str()
         .parse::<ulid::Ulid>()
         .ok()?;
-    let mut reader = state.store.reader().await.ok()?;
-    let session = reader.browser_sessions().find(id).await.ok()??;
-    if session.finished_at.is_some() {
-        return None;
+
+    match browser_sessions::open_session(
+        &state.store,
+        state.clock.as_ref(),
+        &state.config.experimental.browser_session_limits(),
+        id,
+        None,
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::error!(%error, "could not read the browser session");
+            None
+        }
     }
-    let user = reader.users().find_by_id(session.user_id).await.ok()??;
-    user.is_active().then_some((session, user))
 }
 
-pub(crate) fn set_session_cookie(jar: &CookieJar, session: &BrowserSession) {
-    jar.private()
-        .add(secure_cookie(SESSION_COOKIE, session.id.to_string()));
+pub(crate) fn set_session_cookie(state: &AppState, jar: &CookieJar, session: &BrowserSession) {
+    jar.private().add(private_cookie(
+        state,
+        SESSION_COOKIE,
+        session.id.to_string(),
+    ));
 }
 
 pub(crate) fn clear_session_cookie(jar: &CookieJar) {
     jar.private().remove(SESSION_COOKIE);
 }
 
-/// Only same-site relative paths may be `next` targets (no open redirects).
-pub(crate) fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => {
-            next.to_owned()
-        }
-        _ => "/".to_owned(),
+/// Where to send the browser after a page: `next` if it is a URL on Gatehouse's own origin
+/// (`http.public_base`), else Gatehouse's start page. `next` is resolved against the public
+/// base as a browser would, after refusing control characters and backslashes anywhere in it,
+/// which browsers drop or read as `/` (`/\t/evil.example` would become `//evil.example`).
+pub(crate) fn safe_next(state: &AppState, next: Option<&str>) -> String {
+    let base = &state.config.http.public_base;
+    let home = base.to_string();
+    let Some(next) = next else {
+        return home;
+    };
+    if next.chars().any(|c| c.is_control() || c == '\\') {
+        return home;
+    }
+    match base.join(next) {
+        Ok(target) if target.origin() == base.origin() => target.to_string(),
+        _ => home,
     }
 }

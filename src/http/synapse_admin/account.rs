@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{MatrixError, MatrixResult, local_username, require_admin, users::find};
-use crate::{accounts, http::AppState};
+use crate::{http::AppState, services::accounts};
 
 fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> MatrixResult<T> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -48,17 +48,18 @@ pub async fn reset_password(
         ));
     };
     let clock = state.clock.as_ref();
+    let user = accounts::find_user(&state.store, username).await?;
     accounts::set_password(
         &state.store,
         clock,
         &state.passwords,
-        username,
+        &user,
         &password,
         false,
     )
     .await?;
     if body.logout_devices.unwrap_or(true) {
-        accounts::kill_sessions(&state.store, clock, username, false).await?;
+        accounts::kill_sessions(&state.store, clock, user.id, false).await?;
     }
     Ok(Json(json!({})))
 }
@@ -80,7 +81,8 @@ pub async fn deactivate(
     require_admin(&state, req).await?;
     let username = local_username(&state, &user_id)?;
     let body: Deactivate = parse(&body)?;
-    accounts::deactivate_user(&state.store, state.clock.as_ref(), username, body.erase).await?;
+    let user = accounts::find_user(&state.store, username).await?;
+    accounts::deactivate_user(&state.store, state.clock.as_ref(), user.id, body.erase).await?;
     Ok(Json(json!({"id_server_unbind_result": "success"})))
 }
 
@@ -122,7 +124,8 @@ pub async fn put_admin(
             "Missing param admin",
         ));
     };
-    accounts::set_admin(&state.store, username, admin).await?;
+    let user = accounts::find_user(&state.store, username).await?;
+    accounts::set_admin(&state.store, user.id, admin).await?;
     Ok(Json(json!({})))
 }
 

@@ -11,11 +11,11 @@ use poem::{IntoResponse, Request, Response, Route, get, http::StatusCode, post, 
 use serde_json::json;
 
 use crate::{
-    access::{ActiveToken, resolve_access_token},
-    accounts::AccountError,
     crypto::passwords::PasswordError,
     domain::{scopes::SYNAPSE_ADMIN, users::User},
     http::AppState,
+    services::access::{ActiveToken, resolve_access_token},
+    services::accounts::AccountError,
     store::StoreError,
 };
 
@@ -124,6 +124,8 @@ pub(crate) async fn require_admin(state: &AppState, req: &Request) -> MatrixResu
             "Unknown access token",
         ));
     };
+    let ip = crate::http::client_ip::client_ip(req, &state.trusted_proxies);
+    state.activity.token_used(&active, state.clock.now(), ip);
     if !active.has_scope(SYNAPSE_ADMIN) {
         return Err(MatrixError::new(
             StatusCode::FORBIDDEN,

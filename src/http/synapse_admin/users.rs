@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use super::{MatrixError, MatrixResult, local_username, matrix_id, require_admin};
 use crate::{
-    accounts::{self, Registration},
     domain::users::User,
     http::AppState,
+    services::accounts::{self, Registration},
     store::users::SynapseUserQuery,
 };
 
@@ -227,7 +227,7 @@ pub async fn put(
     let existing = find(&state, &username).await?;
     let status = match existing {
         None => {
-            accounts::register_user(
+            let user = accounts::register_user(
                 &state.store,
                 clock,
                 &state.passwords,
@@ -242,10 +242,10 @@ pub async fn put(
             )
             .await?;
             if body.locked == Some(true) {
-                accounts::lock_user(&state.store, clock, &username, false).await?;
+                accounts::lock_user(&state.store, clock, user.id, false).await?;
             }
             if body.deactivated == Some(true) {
-                accounts::deactivate_user(&state.store, clock, &username, false).await?;
+                accounts::deactivate_user(&state.store, clock, user.id, false).await?;
             }
             StatusCode::CREATED
         }
@@ -255,21 +255,21 @@ pub async fn put(
                     &state.store,
                     clock,
                     &state.passwords,
-                    &username,
+                    &user,
                     password,
                     false,
                 )
                 .await?;
                 if body.logout_devices.unwrap_or(true) {
-                    accounts::kill_sessions(&state.store, clock, &username, false).await?;
+                    accounts::kill_sessions(&state.store, clock, user.id, false).await?;
                 }
             }
             if let Some(admin) = body.admin {
-                accounts::set_admin(&state.store, &username, admin).await?;
+                accounts::set_admin(&state.store, user.id, admin).await?;
             }
             if let Some(displayname) = &body.displayname {
                 let name = Some(displayname.clone()).filter(|name| !name.is_empty());
-                accounts::set_display_name(&state.store, clock, &username, name).await?;
+                accounts::set_display_name(&state.store, clock, user.id, name).await?;
             }
             if let Some(emails) = &emails {
                 let mut reader = state.store.reader().await?;
@@ -282,27 +282,27 @@ pub async fn put(
                 }
                 for email in emails {
                     if !current.iter().any(|c| c.email.eq_ignore_ascii_case(email)) {
-                        accounts::add_email(&state.store, clock, &username, email).await?;
+                        accounts::add_email(&state.store, clock, user.id, email).await?;
                     }
                 }
             }
             match body.deactivated {
                 Some(true) if user.deactivated_at.is_none() => {
-                    accounts::deactivate_user(&state.store, clock, &username, false).await?;
+                    accounts::deactivate_user(&state.store, clock, user.id, false).await?;
                 }
                 Some(false) if user.deactivated_at.is_some() => {
-                    accounts::reactivate_user(&state.store, clock, &username).await?;
+                    accounts::reactivate_user(&state.store, clock, user.id).await?;
                     // Synapse's reactivation leaves the account usable.
-                    accounts::unlock_user(&state.store, clock, &username, false).await?;
+                    accounts::unlock_user(&state.store, clock, user.id, false).await?;
                 }
                 _ => {}
             }
             match body.locked {
                 Some(true) => {
-                    accounts::lock_user(&state.store, clock, &username, false).await?;
+                    accounts::lock_user(&state.store, clock, user.id, false).await?;
                 }
                 Some(false) if body.deactivated != Some(true) => {
-                    accounts::unlock_user(&state.store, clock, &username, false).await?;
+                    accounts::unlock_user(&state.store, clock, user.id, false).await?;
                 }
                 _ => {}
             }

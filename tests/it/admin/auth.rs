@@ -1,7 +1,7 @@
 //! Who gets in: only active tokens carrying `urn:mas:admin` of users who may request admin
 //! scopes. Every refusal is a 401 with an errors body. Also: the spec and Swagger UI are served.
 
-use gatehouse::{accounts, domain::Clock};
+use gatehouse::{domain::Clock, services::accounts};
 use poem::http::Method;
 
 use super::{Admin, title};
@@ -44,8 +44,8 @@ async fn admin_api_refuses_every_kind_of_bad_token(db: TestDb) {
     let compat = accounts::issue_compat_token(
         admin.store(),
         &admin.clock,
-        &mut rand::rngs::OsRng,
-        "root",
+        &mut gatehouse::domain::RandomSource::System.rng(),
+        accounts::find_user(admin.store(), "root").await.unwrap().id,
         None,
         true,
     )
@@ -65,12 +65,12 @@ async fn admin_api_refuses_every_kind_of_bad_token(db: TestDb) {
     let expiring = accounts::issue_personal_token(
         admin.store(),
         &admin.clock,
-        &mut rand::rngs::OsRng,
+        &mut gatehouse::domain::RandomSource::System.rng(),
         accounts::PersonalTokenRequest {
-            actor_username: "root".into(),
+            actor_user_id: accounts::find_user(admin.store(), "root").await.unwrap().id,
             owner_user_id: None,
             human_name: "short".into(),
-            scopes: vec!["urn:mas:admin".into()],
+            scope: gatehouse::domain::scopes::Scope::parse("urn:mas:admin").unwrap(),
             expires_in: Some(chrono::Duration::seconds(60)),
         },
     )
@@ -100,12 +100,12 @@ async fn admin_api_refuses_every_kind_of_bad_token(db: TestDb) {
     let revocable = accounts::issue_personal_token(
         admin.store(),
         &admin.clock,
-        &mut rand::rngs::OsRng,
+        &mut gatehouse::domain::RandomSource::System.rng(),
         accounts::PersonalTokenRequest {
-            actor_username: "root".into(),
+            actor_user_id: accounts::find_user(admin.store(), "root").await.unwrap().id,
             owner_user_id: None,
             human_name: "revocable".into(),
-            scopes: vec!["urn:mas:admin".into()],
+            scope: gatehouse::domain::scopes::Scope::parse("urn:mas:admin").unwrap(),
             expires_in: None,
         },
     )
@@ -135,17 +135,39 @@ async fn admin_api_refuses_every_kind_of_bad_token(db: TestDb) {
     let deputy = admin.personal_token("deputy", &["urn:mas:admin"]).await;
     let as_deputy = || admin.call_as(Some(&deputy), Method::GET, "/api/admin/v1/users", None);
     assert_eq!(as_deputy().await.0, 200);
-    accounts::set_admin(admin.store(), "deputy", false)
-        .await
-        .unwrap();
+    accounts::set_admin(
+        admin.store(),
+        accounts::find_user(admin.store(), "deputy")
+            .await
+            .unwrap()
+            .id,
+        false,
+    )
+    .await
+    .unwrap();
     let (status, body) = as_deputy().await;
     refused(status, &body, "demoted");
-    accounts::set_admin(admin.store(), "deputy", true)
-        .await
-        .unwrap();
-    accounts::lock_user(admin.store(), &admin.clock, "deputy", false)
-        .await
-        .unwrap();
+    accounts::set_admin(
+        admin.store(),
+        accounts::find_user(admin.store(), "deputy")
+            .await
+            .unwrap()
+            .id,
+        true,
+    )
+    .await
+    .unwrap();
+    accounts::lock_user(
+        admin.store(),
+        &admin.clock,
+        accounts::find_user(admin.store(), "deputy")
+            .await
+            .unwrap()
+            .id,
+        false,
+    )
+    .await
+    .unwrap();
     let (status, body) = as_deputy().await;
     refused(status, &body, "locked");
 
@@ -154,12 +176,15 @@ async fn admin_api_refuses_every_kind_of_bad_token(db: TestDb) {
     let refused_issue = accounts::issue_personal_token(
         admin.store(),
         &admin.clock,
-        &mut rand::rngs::OsRng,
+        &mut gatehouse::domain::RandomSource::System.rng(),
         accounts::PersonalTokenRequest {
-            actor_username: "mallory".into(),
+            actor_user_id: accounts::find_user(admin.store(), "mallory")
+                .await
+                .unwrap()
+                .id,
             owner_user_id: None,
             human_name: "nope".into(),
-            scopes: vec!["urn:mas:admin".into()],
+            scope: gatehouse::domain::scopes::Scope::parse("urn:mas:admin").unwrap(),
             expires_in: None,
         },
     )
@@ -213,7 +238,67 @@ async fn admin_api_serves_its_spec_and_json_errors(db: TestDb) {
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
 }
 
+/// Refusals made before a handler runs (poem-openapi's parse and content-type checks, the
+/// token check) and by handlers answer the admin error body, with a status the spec documents
+/// for that operation.
+async fn refusals_answer_a_status_the_operation_documents(db: TestDb) {
+    let admin = Admin::new(db).await;
+    let spec: serde_json::Value =
+        serde_json::from_str(&gatehouse::http::admin::spec_json()).expect("spec");
+    let unknown = format!("/users/{}", "01JE43WTF01HEAD8X4A1JH69RE");
+    let json = Some("application/json");
+    // (the operation, the path and query under /api/admin/v1, content type, body, status)
+    let cases: &[(&str, &str, Option<&str>, &str, u16)] = &[
+        ("GET /users", "/users?page[first]=many", None, "", 400),
+        (
+            "GET /users",
+            "/users?page[first]=1&page[last]=1",
+            None,
+            "",
+            400,
+        ),
+        ("GET /users/{id}", "/users/not-a-ulid", None, "", 400),
+        ("GET /users/{id}", &unknown, None, "", 404),
+        ("POST /users", "/users", json, "{", 400),
+        (
+            "POST /users",
+            "/users",
+            json,
+            r#"{"username":"Not Valid"}"#,
+            422,
+        ),
+        ("POST /users", "/users", json, r#"{"username":"root"}"#, 409),
+        ("POST /users", "/users", Some("text/plain"), "alice", 415),
+        ("POST /users/import", "/users/import", json, "{}", 415),
+        ("POST /users/import", "/users/import", None, "", 415),
+    ];
+    for (operation, uri, content_type, body, expected) in cases {
+        let what = format!("{operation}: {uri} ({content_type:?} {body:?})");
+        let (method_name, path) = operation.split_once(' ').expect("METHOD /path");
+        let method = Method::from_bytes(method_name.as_bytes()).expect("method");
+        let (status, _, text) = admin
+            .call_raw(method, &format!("/api/admin/v1{uri}"), *content_type, body)
+            .await;
+        assert_eq!(status, *expected, "{what}: {text}");
+        let body: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{what}: not JSON: {text}"));
+        assert!(!title(&body).is_empty(), "{what}: {body}");
+        let responses = &spec["paths"][path][method_name.to_ascii_lowercase()]["responses"];
+        assert!(
+            responses.get(status.to_string()).is_some(),
+            "{what}: {status} is not documented for {operation}"
+        );
+    }
+    let (status, body) = admin
+        .call_as(None, Method::GET, "/api/admin/v1/version", None)
+        .await;
+    assert_eq!(status, 401, "{body}");
+    assert!(title(&body).contains("access token"), "{body}");
+    assert!(spec["paths"]["/version"]["get"]["responses"]["401"].is_object());
+}
+
 on_both_backends!(
     admin_api_refuses_every_kind_of_bad_token,
-    admin_api_serves_its_spec_and_json_errors
+    admin_api_serves_its_spec_and_json_errors,
+    refusals_answer_a_status_the_operation_documents
 );

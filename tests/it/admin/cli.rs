@@ -1,8 +1,8 @@
 //! `gatehouse manage issue-personal-token`: prints an `mpt_` token the admin API accepts.
 
 use gatehouse::{
-    access::resolve_access_token,
     domain::{Clock, SystemClock, scopes::MAS_ADMIN},
+    services::access::resolve_access_token,
 };
 
 use crate::{cli::GatehouseCli, common::TestDb, on_both_backends};

@@ -1,8 +1,8 @@
 //! Beyond MAS: `/users/{id}/devices`, `set-displayname` / `unset-displayname`, `/users/bulk`.
 
 use gatehouse::{
-    accounts,
     domain::jobs::{Job, JobStatus},
+    services::accounts,
 };
 use serde_json::json;
 
@@ -33,7 +33,10 @@ async fn devices_list_rename_delete(db: TestDb) {
             admin.store(),
             &admin.clock,
             &mut rng,
-            "alice",
+            accounts::find_user(admin.store(), "alice")
+                .await
+                .unwrap()
+                .id,
             Some(device.to_owned()),
             false,
         )
@@ -153,9 +156,16 @@ async fn bulk_operations(db: TestDb) {
     let alice = admin.register("alice", false).await;
     let bob = admin.register("bob", false).await;
     let mut rng = rand::rngs::OsRng;
-    accounts::issue_compat_token(admin.store(), &admin.clock, &mut rng, "bob", None, false)
-        .await
-        .unwrap();
+    accounts::issue_compat_token(
+        admin.store(),
+        &admin.clock,
+        &mut rng,
+        accounts::find_user(admin.store(), "bob").await.unwrap().id,
+        None,
+        false,
+    )
+    .await
+    .unwrap();
     let unknown = ulid::Ulid::new().to_string();
     let ids = json!([
         alice.id.to_string(),

@@ -1,6 +1,6 @@
 //! `/user-emails` and `/compat-sessions`: shapes, filters, add/delete, finish, and their errors.
 
-use gatehouse::accounts;
+use gatehouse::services::accounts;
 use serde_json::json;
 
 use super::{Admin, title};
@@ -22,9 +22,14 @@ async fn user_emails_add_list_get_delete(db: TestDb) {
     assert_eq!(added["data"]["attributes"]["email"], "Alice@Example.org");
     assert_eq!(added["data"]["attributes"]["user_id"], alice.id.to_string());
     let id = added["data"]["id"].as_str().unwrap().to_owned();
-    accounts::add_email(admin.store(), &admin.clock, "bob", "bob@example.org")
-        .await
-        .unwrap();
+    accounts::add_email(
+        admin.store(),
+        &admin.clock,
+        accounts::find_user(admin.store(), "bob").await.unwrap().id,
+        "bob@example.org",
+    )
+    .await
+    .unwrap();
 
     // Errors: duplicate, invalid, unknown user, malformed body.
     let (status, body) = admin
@@ -96,18 +101,38 @@ async fn compat_sessions_list_get_finish(db: TestDb) {
         admin.store(),
         &admin.clock,
         &mut rng,
-        "alice",
+        accounts::find_user(admin.store(), "alice")
+            .await
+            .unwrap()
+            .id,
         Some("PHONE".into()),
         false,
     )
     .await
     .unwrap();
-    accounts::issue_compat_token(admin.store(), &admin.clock, &mut rng, "alice", None, false)
-        .await
-        .unwrap();
-    accounts::issue_compat_token(admin.store(), &admin.clock, &mut rng, "bob", None, false)
-        .await
-        .unwrap();
+    accounts::issue_compat_token(
+        admin.store(),
+        &admin.clock,
+        &mut rng,
+        accounts::find_user(admin.store(), "alice")
+            .await
+            .unwrap()
+            .id,
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    accounts::issue_compat_token(
+        admin.store(),
+        &admin.clock,
+        &mut rng,
+        accounts::find_user(admin.store(), "bob").await.unwrap().id,
+        None,
+        false,
+    )
+    .await
+    .unwrap();
 
     let (status, list) = admin.get("/api/admin/v1/compat-sessions").await;
     assert_eq!(status, 200, "{list}");
@@ -138,7 +163,7 @@ async fn compat_sessions_list_get_finish(db: TestDb) {
 
     // The finished session's token no longer works anywhere.
     let mut reader = admin.store().reader().await.unwrap();
-    let resolved = gatehouse::access::resolve_access_token(
+    let resolved = gatehouse::services::access::resolve_access_token(
         &mut reader,
         &first.access_token,
         gatehouse::domain::Clock::now(&admin.clock),

@@ -17,11 +17,12 @@ mod users_csv;
 use std::sync::Arc;
 
 use gatehouse::{
-    accounts::{self, PersonalTokenRequest, Registration},
     config::{ListenerConfig, Resource, RootConfig},
     crypto::passwords::{PasswordAlgorithm, PasswordHasher, PasswordScheme},
     domain::MockClock,
+    domain::scopes::Scope,
     http::{AppState, listener_routes},
+    services::accounts::{self, PersonalTokenRequest, Registration},
     store::Store,
 };
 use poem::{Endpoint, Request, endpoint::BoxEndpoint, http::Method};
@@ -57,9 +58,16 @@ impl Admin {
         let clock = MockClock::default();
         let mut config: RootConfig = crate::harness::test_config(&db);
         config.matrix.homeserver = "example.org".to_owned();
-        let keystore = gatehouse::services::keystore(&config).expect("keystore");
-        let state = AppState::new(store, config, Arc::new(clock.clone()), hasher(), keystore)
-            .expect("state");
+        let keystore = config.keystore().expect("keystore");
+        let state = AppState::new(
+            store,
+            config,
+            Arc::new(clock.clone()),
+            gatehouse::domain::RandomSource::seeded(1),
+            hasher(),
+            keystore,
+        )
+        .expect("state");
         let listener = ListenerConfig {
             name: "admin".into(),
             resources: vec![Resource::AdminApi],
@@ -100,16 +108,24 @@ impl Admin {
         .expect("register user")
     }
 
+    /// The user named `username`.
+    pub async fn user(&self, username: &str) -> gatehouse::domain::users::User {
+        accounts::find_user(&self.state.store, username)
+            .await
+            .expect("user")
+    }
+
     pub async fn personal_token(&self, username: &str, scopes: &[&str]) -> String {
+        let user = self.user(username).await;
         accounts::issue_personal_token(
             &self.state.store,
             &self.clock,
-            &mut rand::rngs::OsRng,
+            &mut self.state.random.rng(),
             PersonalTokenRequest {
-                actor_username: username.to_owned(),
+                actor_user_id: user.id,
                 owner_user_id: None,
                 human_name: "test".to_owned(),
-                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                scope: Scope::from_tokens(scopes).expect("scope"),
                 expires_in: None,
             },
         )

@@ -1,6 +1,9 @@
 //! `/oauth2-clients`: list with filters, get.
 
-use gatehouse::{domain::Clock, store::oauth2_clients::OAuth2Client};
+use gatehouse::domain::{
+    Clock,
+    oauth2_clients::{GrantType, GrantTypes, OAuth2Client, TokenEndpointAuthMethod},
+};
 
 use super::Admin;
 use crate::{common::TestDb, on_both_backends};
@@ -10,23 +13,24 @@ fn client(admin: &Admin, name: &str, is_static: bool, client_credentials: bool) 
         id: ulid::Ulid::new(),
         is_static,
         encrypted_client_secret: client_credentials.then(|| "sealed".to_owned()),
-        token_endpoint_auth_method: Some(
-            if client_credentials {
-                "client_secret_basic"
-            } else {
-                "none"
-            }
-            .to_owned(),
-        ),
+        token_endpoint_auth_method: Some(if client_credentials {
+            TokenEndpointAuthMethod::ClientSecretBasic
+        } else {
+            TokenEndpointAuthMethod::None
+        }),
         jwks: None,
         jwks_uri: None,
-        redirect_uris: vec![format!("https://{name}.example.org/callback")],
+        redirect_uris: vec![
+            format!("https://{name}.example.org/callback")
+                .parse()
+                .unwrap(),
+        ],
         client_name: Some(name.to_owned()),
         client_uri: Some(format!("https://{name}.example.org/")),
-        grant_type_authorization_code: !client_credentials,
-        grant_type_refresh_token: !client_credentials,
-        grant_type_client_credentials: client_credentials,
-        grant_type_device_code: false,
+        grant_types: GrantTypes::empty()
+            .with(GrantType::AuthorizationCode, !client_credentials)
+            .with(GrantType::RefreshToken, !client_credentials)
+            .with(GrantType::ClientCredentials, client_credentials),
         created_at: admin.clock.now(),
     }
 }

@@ -1,7 +1,7 @@
 //! The Synapse admin API routes, replayed the way synapse-admin calls them: list users, open
 //! one, edit it (password, admin, deactivate), reset a password. Field names are Synapse's.
 
-use gatehouse::accounts;
+use gatehouse::services::accounts;
 use poem::http::Method;
 use serde_json::{Value, json};
 
@@ -12,11 +12,17 @@ async fn synapse_admin_users_list_edit_and_reset_password(db: TestDb) {
     let admin = Admin::new(db).await;
     let mut rng = rand::rngs::OsRng;
     // synapse-admin logs in through the compat API; an admin compat token stands in for that.
-    let token =
-        accounts::issue_compat_token(admin.store(), &admin.clock, &mut rng, "root", None, true)
-            .await
-            .unwrap()
-            .access_token;
+    let token = accounts::issue_compat_token(
+        admin.store(),
+        &admin.clock,
+        &mut rng,
+        accounts::find_user(admin.store(), "root").await.unwrap().id,
+        None,
+        true,
+    )
+    .await
+    .unwrap()
+    .access_token;
     let call = |method: Method, path: String, body: Option<Value>| {
         let token = token.clone();
         let admin = &admin;
@@ -25,12 +31,28 @@ async fn synapse_admin_users_list_edit_and_reset_password(db: TestDb) {
     for i in 0..12 {
         admin.register(&format!("user{i:02}"), false).await;
     }
-    accounts::add_email(admin.store(), &admin.clock, "user01", "one@example.org")
-        .await
-        .unwrap();
-    accounts::lock_user(admin.store(), &admin.clock, "user11", false)
-        .await
-        .unwrap();
+    accounts::add_email(
+        admin.store(),
+        &admin.clock,
+        accounts::find_user(admin.store(), "user01")
+            .await
+            .unwrap()
+            .id,
+        "one@example.org",
+    )
+    .await
+    .unwrap();
+    accounts::lock_user(
+        admin.store(),
+        &admin.clock,
+        accounts::find_user(admin.store(), "user11")
+            .await
+            .unwrap()
+            .id,
+        false,
+    )
+    .await
+    .unwrap();
 
     // The list page: synapse-admin's query.
     let (status, page) = call(
@@ -115,10 +137,8 @@ async fn synapse_admin_users_list_edit_and_reset_password(db: TestDb) {
     assert_eq!(edited["admin"], true);
     assert_eq!(edited["threepids"].as_array().unwrap().len(), 1);
     assert_eq!(edited["threepids"][0]["address"], "uno@example.org");
-    let user01 = accounts::find_user(&mut admin.store().repo().await.unwrap(), "user01")
-        .await
-        .unwrap();
-    accounts::verify_password(
+    let user01 = accounts::find_user(admin.store(), "user01").await.unwrap();
+    gatehouse::services::sign_in::verify_password(
         admin.store(),
         &admin.clock,
         &admin.state.passwords,
@@ -165,10 +185,8 @@ async fn synapse_admin_users_list_edit_and_reset_password(db: TestDb) {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!({}));
-    let user04 = accounts::find_user(&mut admin.store().repo().await.unwrap(), "user04")
-        .await
-        .unwrap();
-    accounts::verify_password(
+    let user04 = accounts::find_user(admin.store(), "user04").await.unwrap();
+    gatehouse::services::sign_in::verify_password(
         admin.store(),
         &admin.clock,
         &admin.state.passwords,
@@ -243,11 +261,20 @@ async fn synapse_admin_users_list_edit_and_reset_password(db: TestDb) {
         (status, body["errcode"].as_str()),
         (401, Some("M_UNKNOWN_TOKEN"))
     );
-    let plain =
-        accounts::issue_compat_token(admin.store(), &admin.clock, &mut rng, "user06", None, false)
+    let plain = accounts::issue_compat_token(
+        admin.store(),
+        &admin.clock,
+        &mut rng,
+        accounts::find_user(admin.store(), "user06")
             .await
             .unwrap()
-            .access_token;
+            .id,
+        None,
+        false,
+    )
+    .await
+    .unwrap()
+    .access_token;
     let (status, body) = admin
         .call_as(Some(&plain), Method::GET, "/_synapse/admin/v2/users", None)
         .await;

@@ -1,7 +1,12 @@
 //! `/upstream-oauth-providers` (list with filters, get) and `/upstream-oauth-links` (add, list
 //! with filters, get, delete), with their errors.
 
-use gatehouse::{domain::Clock, store::upstream::UpstreamProvider};
+use gatehouse::domain::{
+    Clock,
+    oauth2_clients::TokenEndpointAuthMethod,
+    scopes::Scope,
+    upstream::{UpstreamAuthMethod, UpstreamProvider},
+};
 use poem::http::Method;
 use serde_json::json;
 
@@ -17,10 +22,12 @@ fn provider(admin: &Admin, name: &str, enabled: bool) -> UpstreamProvider {
         synapse_idp_id: Some(format!("oidc-{name}")),
         client_id: format!("{name}-client"),
         encrypted_client_secret: Some("sealed-secret".to_owned()),
-        token_endpoint_auth_method: "client_secret_basic".to_owned(),
-        scope: "openid".to_owned(),
+        token_endpoint_auth_method: UpstreamAuthMethod::Standard(
+            TokenEndpointAuthMethod::ClientSecretBasic,
+        ),
+        scope: Scope::parse("openid").unwrap(),
         ui_order: 0,
-        config: "{}".to_owned(),
+        config: json!({}),
         created_at: admin.clock.now(),
         disabled_at: (!enabled).then(|| admin.clock.now()),
     }

@@ -1,12 +1,12 @@
 //! `/user-sessions` and `/oauth2-sessions`: list with filters, get, finish.
 
 use chrono::Duration;
-use gatehouse::{
-    domain::Clock,
-    store::{
-        admin_sessions::OAuth2Session, browser_sessions::BrowserSession,
-        oauth2_clients::OAuth2Client,
-    },
+use gatehouse::domain::{
+    Clock,
+    browser_sessions::BrowserSession,
+    oauth2_clients::{GrantType, GrantTypes, OAuth2Client, TokenEndpointAuthMethod},
+    oauth2_sessions::OAuth2Session,
+    scopes::Scope,
 };
 
 use super::Admin;
@@ -87,16 +87,15 @@ async fn oauth2_sessions_list_get_finish(db: TestDb) {
             id: ulid::Ulid::new(),
             is_static,
             encrypted_client_secret: None,
-            token_endpoint_auth_method: Some("none".to_owned()),
+            token_endpoint_auth_method: Some(TokenEndpointAuthMethod::None),
             jwks: None,
             jwks_uri: None,
             redirect_uris: Vec::new(),
             client_name: None,
             client_uri: None,
-            grant_type_authorization_code: true,
-            grant_type_refresh_token: true,
-            grant_type_client_credentials: false,
-            grant_type_device_code: false,
+            grant_types: [GrantType::AuthorizationCode, GrantType::RefreshToken]
+                .into_iter()
+                .collect::<GrantTypes>(),
             created_at: admin.clock.now(),
         });
     }
@@ -114,7 +113,7 @@ async fn oauth2_sessions_list_get_finish(db: TestDb) {
         client_id: client.id,
         user_id: user,
         user_session_id: user_session,
-        scope: scope.to_owned(),
+        scope: Scope::parse(scope).unwrap(),
         created_at: admin.clock.now(),
         finished_at: None,
         last_active_at: None,
@@ -138,10 +137,7 @@ async fn oauth2_sessions_list_get_finish(db: TestDb) {
     }
     repo.browser_sessions().add(&browser).await.unwrap();
     for session in &sessions {
-        repo.admin_sessions()
-            .add_oauth2_session(session)
-            .await
-            .unwrap();
+        repo.oauth2_sessions().add(session).await.unwrap();
     }
     repo.save().await.unwrap();
 

@@ -1,6 +1,6 @@
 //! `/users`: shapes, pagination both ways, filters, and every user operation with its errors.
 
-use gatehouse::accounts;
+use gatehouse::services::accounts;
 use serde_json::{Value, json};
 
 use super::{Admin, title};
@@ -121,17 +121,33 @@ async fn users_list_filters(db: TestDb) {
     for name in ["alice", "alfred", "bob", "carol"] {
         admin.register(name, false).await;
     }
-    accounts::lock_user(admin.store(), &admin.clock, "bob", false)
-        .await
-        .unwrap();
-    accounts::deactivate_user(admin.store(), &admin.clock, "carol", false)
-        .await
-        .unwrap();
+    accounts::lock_user(
+        admin.store(),
+        &admin.clock,
+        accounts::find_user(admin.store(), "bob").await.unwrap().id,
+        false,
+    )
+    .await
+    .unwrap();
+    accounts::deactivate_user(
+        admin.store(),
+        &admin.clock,
+        accounts::find_user(admin.store(), "carol")
+            .await
+            .unwrap()
+            .id,
+        false,
+    )
+    .await
+    .unwrap();
     accounts::issue_compat_token(
         admin.store(),
         &admin.clock,
-        &mut rand::rngs::OsRng,
-        "alfred",
+        &mut gatehouse::domain::RandomSource::System.rng(),
+        accounts::find_user(admin.store(), "alfred")
+            .await
+            .unwrap()
+            .id,
         None,
         false,
     )
@@ -251,10 +267,8 @@ async fn users_get_create_and_change(db: TestDb) {
         )
         .await;
     assert_eq!(status, 204, "{body}");
-    let user = accounts::find_user(&mut admin.store().repo().await.unwrap(), "dave")
-        .await
-        .unwrap();
-    accounts::verify_password(
+    let user = accounts::find_user(admin.store(), "dave").await.unwrap();
+    gatehouse::services::sign_in::verify_password(
         admin.store(),
         &admin.clock,
         &admin.state.passwords,

@@ -1,6 +1,6 @@
 //! `GET /users/export.csv`, `POST /users/import`, and `manage export-users` / `import-users`.
 
-use gatehouse::accounts::{self, Registration};
+use gatehouse::services::accounts::{self, Registration};
 use poem::http::Method;
 use serde_json::Value;
 
@@ -85,7 +85,7 @@ async fn csv_export_import_round_trip(db: TestDb) {
         2
     );
     drop(reader);
-    accounts::verify_password(
+    gatehouse::services::sign_in::verify_password(
         admin.store(),
         &admin.clock,
         &admin.state.passwords,

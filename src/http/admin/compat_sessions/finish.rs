@@ -5,11 +5,16 @@ use poem_openapi::{OpenApi, param::Path, payload::Json};
 
 use super::{CompatSessionResource, SingleCompatSession};
 use crate::{
-    accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError, users::parse_id},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{AdminError, BAD_REQUEST, CONFLICT, NOT_FOUND, OpError},
+            users::parse_id,
+        },
     },
+    services::accounts,
 };
 
 pub struct Api;
@@ -32,14 +37,15 @@ impl Api {
         /// The session's ID.
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
-    ) -> Result<Json<SingleCompatSession>, AdminError> {
+    ) -> Result<Json<SingleCompatSession>, OpError<{ BAD_REQUEST | NOT_FOUND | CONFLICT }>> {
         let id = parse_id("Compatibility session", &id)?;
         let session =
             super::session_by_id(&mut state.store.reader().await?, &id.to_string()).await?;
         if session.is_finished() {
             return Err(AdminError::conflict(format!(
                 "Compatibility session ID {id} is already finished"
-            )));
+            ))
+            .into());
         }
         let session =
             accounts::finish_compat_session(&state.store, state.clock.as_ref(), id).await?;

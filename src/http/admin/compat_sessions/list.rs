@@ -10,7 +10,7 @@ use crate::{
         admin::{
             AdminTag,
             auth::AdminAuth,
-            error::AdminError,
+            error::{BAD_REQUEST, OpError},
             pagination::{CountMode, Linker, PageParams},
             users::parse_id,
         },
@@ -92,7 +92,7 @@ impl Api {
         /// Only active or only finished sessions.
         #[oai(name = "filter[status]")]
         status: Query<Option<SessionStatus>>,
-    ) -> Result<Json<CompatSessionList>, AdminError> {
+    ) -> Result<Json<CompatSessionList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
             last: last.0,

@@ -5,11 +5,15 @@ use poem_openapi::{ApiResponse, OpenApi, param::Path};
 
 use super::device_session;
 use crate::{
-    compat_sessions,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{BAD_REQUEST, NOT_FOUND, OpError},
+        },
     },
+    services::compat_sessions,
 };
 
 #[derive(Debug, ApiResponse)]
@@ -42,7 +46,7 @@ impl Api {
         /// The device ID.
         #[oai(validator(min_length = 1, max_length = 255))]
         device_id: Path<String>,
-    ) -> Result<Deleted, AdminError> {
+    ) -> Result<Deleted, OpError<{ BAD_REQUEST | NOT_FOUND }>> {
         let (_, session) =
             device_session(&mut state.store.reader().await?, &id, &device_id).await?;
         compat_sessions::finish(&state.store, state.clock.as_ref(), session.id).await?;

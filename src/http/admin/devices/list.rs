@@ -6,7 +6,12 @@ use poem_openapi::{OpenApi, param::Path, payload::Json};
 use super::{DeviceList, DeviceResource};
 use crate::http::{
     AppState,
-    admin::{AdminTag, auth::AdminAuth, error::AdminError, users::user_by_id},
+    admin::{
+        AdminTag,
+        auth::AdminAuth,
+        error::{BAD_REQUEST, NOT_FOUND, OpError},
+        users::user_by_id,
+    },
 };
 
 pub struct Api;
@@ -28,7 +33,7 @@ impl Api {
         /// The user's ID.
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
-    ) -> Result<Json<DeviceList>, AdminError> {
+    ) -> Result<Json<DeviceList>, OpError<{ BAD_REQUEST | NOT_FOUND }>> {
         let mut reader = state.store.reader().await?;
         let user = user_by_id(&mut reader, &id).await?;
         let data: Vec<DeviceResource> = reader

@@ -7,7 +7,11 @@ use super::{DeviceResource, SingleDevice, device_session};
 use crate::domain::jobs::Job;
 use crate::http::{
     AppState,
-    admin::{AdminTag, auth::AdminAuth, error::AdminError},
+    admin::{
+        AdminTag,
+        auth::AdminAuth,
+        error::{AdminError, BAD_REQUEST, NOT_FOUND, OpError, UNSUPPORTED_MEDIA_TYPE},
+    },
 };
 
 #[derive(Debug, Clone, Object)]
@@ -51,7 +55,8 @@ impl Api {
         #[oai(validator(min_length = 1, max_length = 255))]
         device_id: Path<String>,
         body: Json<RenameDeviceRequest>,
-    ) -> Result<Json<SingleDevice>, AdminError> {
+    ) -> Result<Json<SingleDevice>, OpError<{ BAD_REQUEST | NOT_FOUND | UNSUPPORTED_MEDIA_TYPE }>>
+    {
         let (user, mut session) =
             device_session(&mut state.store.reader().await?, &id, &device_id).await?;
         let mut repo = state.store.repo().await?;
@@ -77,6 +82,6 @@ impl Api {
         state.jobs_wake.notify_one();
         DeviceResource::from_session(session)
             .map(DeviceResource::single)
-            .ok_or_else(|| AdminError::not_found("Device not found"))
+            .ok_or_else(|| AdminError::not_found("Device not found").into())
     }
 }

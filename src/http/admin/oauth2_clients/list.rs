@@ -10,7 +10,7 @@ use crate::{
         admin::{
             AdminTag,
             auth::AdminAuth,
-            error::AdminError,
+            error::{BAD_REQUEST, OpError},
             pagination::{CountMode, Linker, PageParams},
         },
     },
@@ -114,7 +114,7 @@ impl Api {
         /// Only clients allowed this grant type.
         #[oai(name = "filter[grant-type]")]
         grant_type: Query<Option<GrantType>>,
-    ) -> Result<Json<OAuth2ClientList>, AdminError> {
+    ) -> Result<Json<OAuth2ClientList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
             last: last.0,

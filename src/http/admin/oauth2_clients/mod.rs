@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 
 use ulid::Ulid;
+use url::Url;
 
 use super::{error::AdminError, example, pagination::resource, users::parse_id};
-use crate::store::{Reader, oauth2_clients::OAuth2Client};
+use crate::{domain::oauth2_clients::OAuth2Client, store::Reader};
 
 #[derive(Debug, Clone, Object)]
 pub struct OAuth2ClientAttributes {
@@ -59,19 +60,11 @@ resource!(
 
 impl From<OAuth2Client> for OAuth2ClientResource {
     fn from(client: OAuth2Client) -> Self {
-        let grant_types = [
-            (client.grant_type_authorization_code, "authorization_code"),
-            (client.grant_type_refresh_token, "refresh_token"),
-            (client.grant_type_client_credentials, "client_credentials"),
-            (
-                client.grant_type_device_code,
-                "urn:ietf:params:oauth:grant-type:device_code",
-            ),
-        ]
-        .into_iter()
-        .filter(|(allowed, _)| *allowed)
-        .map(|(_, name)| name.to_owned())
-        .collect();
+        let grant_types = client
+            .grant_types
+            .iter()
+            .map(|grant| grant.as_str().to_owned())
+            .collect();
         OAuth2ClientResource::new(
             client.id,
             OAuth2ClientAttributes {
@@ -79,9 +72,11 @@ impl From<OAuth2Client> for OAuth2ClientResource {
                 is_static: client.is_static,
                 client_name: client.client_name,
                 client_uri: client.client_uri,
-                redirect_uris: client.redirect_uris,
+                redirect_uris: client.redirect_uris.iter().map(Url::to_string).collect(),
                 grant_types,
-                token_endpoint_auth_method: client.token_endpoint_auth_method,
+                token_endpoint_auth_method: client
+                    .token_endpoint_auth_method
+                    .map(|method| method.as_str().to_owned()),
                 has_client_secret: client.encrypted_client_secret.is_some(),
                 created_at: client.created_at,
             },

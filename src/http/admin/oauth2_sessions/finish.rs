@@ -6,7 +6,11 @@ use poem_openapi::{OpenApi, param::Path, payload::Json};
 use super::{OAuth2SessionResource, SingleOAuth2Session, session_by_id};
 use crate::http::{
     AppState,
-    admin::{AdminTag, auth::AdminAuth, error::AdminError},
+    admin::{
+        AdminTag,
+        auth::AdminAuth,
+        error::{AdminError, BAD_REQUEST, CONFLICT, NOT_FOUND, OpError},
+    },
 };
 
 pub struct Api;
@@ -28,17 +32,18 @@ impl Api {
         /// The session's ID.
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
-    ) -> Result<Json<SingleOAuth2Session>, AdminError> {
+    ) -> Result<Json<SingleOAuth2Session>, OpError<{ BAD_REQUEST | NOT_FOUND | CONFLICT }>> {
         let mut session = session_by_id(&mut state.store.reader().await?, &id).await?;
         if session.finished_at.is_some() {
             return Err(AdminError::conflict(format!(
                 "OAuth 2.0 session ID {} is already finished",
                 session.id
-            )));
+            ))
+            .into());
         }
         let mut repo = state.store.repo().await?;
-        repo.admin_sessions()
-            .finish_oauth2_session(&mut session, state.clock.now())
+        repo.oauth2_sessions()
+            .finish(&mut session, state.clock.now())
             .await?;
         repo.save().await?;
         Ok(OAuth2SessionResource::from(session).single())

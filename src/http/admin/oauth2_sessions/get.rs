@@ -6,7 +6,11 @@ use poem_openapi::{OpenApi, param::Path, payload::Json};
 use super::{OAuth2SessionResource, SingleOAuth2Session, session_by_id};
 use crate::http::{
     AppState,
-    admin::{AdminTag, auth::AdminAuth, error::AdminError},
+    admin::{
+        AdminTag,
+        auth::AdminAuth,
+        error::{BAD_REQUEST, NOT_FOUND, OpError},
+    },
 };
 
 pub struct Api;
@@ -26,7 +30,7 @@ impl Api {
         /// The session's ID.
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
-    ) -> Result<Json<SingleOAuth2Session>, AdminError> {
+    ) -> Result<Json<SingleOAuth2Session>, OpError<{ BAD_REQUEST | NOT_FOUND }>> {
         let session = session_by_id(&mut state.store.reader().await?, &id).await?;
         Ok(OAuth2SessionResource::from(session).single())
     }

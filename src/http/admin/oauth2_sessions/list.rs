@@ -11,13 +11,13 @@ use crate::{
             AdminTag,
             auth::AdminAuth,
             compat_sessions::SessionStatus,
-            error::AdminError,
+            error::{BAD_REQUEST, OpError},
             oauth2_clients::ClientKind,
             pagination::{CountMode, Linker, PageParams},
             users::parse_id,
         },
     },
-    store::admin_sessions::OAuth2SessionFilter,
+    store::oauth2_sessions::OAuth2SessionFilter,
 };
 
 pub struct Api;
@@ -88,7 +88,7 @@ impl Api {
         /// Only active or only finished sessions.
         #[oai(name = "filter[status]")]
         status: Query<Option<SessionStatus>>,
-    ) -> Result<Json<OAuth2SessionList>, AdminError> {
+    ) -> Result<Json<OAuth2SessionList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
             last: last.0,
@@ -121,13 +121,8 @@ impl Api {
         let (page, count) = params
             .read(
                 &state.store,
-                async |reader| {
-                    reader
-                        .admin_sessions()
-                        .list_oauth2_sessions(&filter, &pagination)
-                        .await
-                },
-                async |reader| reader.admin_sessions().count_oauth2_sessions(&filter).await,
+                async |reader| reader.oauth2_sessions().list(&filter, &pagination).await,
+                async |reader| reader.oauth2_sessions().count(&filter).await,
             )
             .await?;
         let page = page.map(|page| page.map(OAuth2SessionResource::from));

@@ -13,7 +13,7 @@ use super::{
     error::AdminError, example, oauth2_clients, pagination::resource, user_sessions, users,
     users::parse_id,
 };
-use crate::store::{Reader, admin_sessions::OAuth2Session};
+use crate::{domain::oauth2_sessions::OAuth2Session, store::Reader};
 
 #[derive(Debug, Clone, Object)]
 pub struct OAuth2SessionAttributes {
@@ -73,7 +73,7 @@ impl From<OAuth2Session> for OAuth2SessionResource {
                 user_id: session.user_id.map(|id| id.to_string()),
                 user_session_id: session.user_session_id.map(|id| id.to_string()),
                 client_id: session.client_id.to_string(),
-                scope: session.scope,
+                scope: session.scope.to_string(),
                 user_agent: session.user_agent,
                 last_active_at: session.last_active_at,
                 last_active_ip: session.last_active_ip,
@@ -86,8 +86,8 @@ impl From<OAuth2Session> for OAuth2SessionResource {
 async fn session_by_id(reader: &mut Reader, id: &str) -> Result<OAuth2Session, AdminError> {
     let id = parse_id("OAuth 2.0 session", id)?;
     reader
-        .admin_sessions()
-        .find_oauth2_session(id)
+        .oauth2_sessions()
+        .find(id)
         .await?
         .ok_or_else(|| AdminError::not_found(format!("OAuth 2.0 session ID {id} not found")))
 }

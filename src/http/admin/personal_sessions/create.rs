@@ -5,17 +5,19 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{PersonalSessionResource, SinglePersonalSession, expires_in};
 use crate::{
-    accounts::{self, PersonalTokenRequest},
-    domain::personal::parse_scope,
+    domain::scopes::Scope,
     http::{
         AppState,
         admin::{
             AdminTag,
             auth::AdminAuth,
-            error::AdminError,
+            error::{
+                AdminError, BAD_REQUEST, NOT_FOUND, OpError, UNPROCESSABLE, UNSUPPORTED_MEDIA_TYPE,
+            },
             users::{self, user_by_id},
         },
     },
+    services::accounts::{self, PersonalTokenRequest},
 };
 
 /// A new personal session.
@@ -73,18 +75,22 @@ impl Api {
         state: Data<&AppState>,
         auth: AdminAuth,
         body: Json<CreatePersonalSessionRequest>,
-    ) -> Result<Created, AdminError> {
+    ) -> Result<
+        Created,
+        OpError<{ BAD_REQUEST | NOT_FOUND | UNSUPPORTED_MEDIA_TYPE | UNPROCESSABLE }>,
+    > {
         let body = body.0;
         let actor = user_by_id(&mut state.store.reader().await?, &body.actor_user_id).await?;
         let issued = accounts::issue_personal_token(
             &state.store,
             state.clock.as_ref(),
-            &mut rand::rngs::OsRng,
+            &mut state.random.rng(),
             PersonalTokenRequest {
-                actor_username: actor.username,
+                actor_user_id: actor.id,
                 owner_user_id: Some(auth.0.user.id),
                 human_name: body.human_name,
-                scopes: parse_scope(&body.scope),
+                scope: Scope::parse(&body.scope)
+                    .map_err(|error| AdminError::unprocessable(error.to_string()))?,
                 expires_in: expires_in(body.expires_in),
             },
         )

@@ -11,7 +11,7 @@ use crate::{
         admin::{
             AdminTag,
             auth::AdminAuth,
-            error::AdminError,
+            error::{BAD_REQUEST, OpError},
             pagination::{CountMode, Linker, PageParams},
             users::parse_id,
         },
@@ -101,7 +101,7 @@ impl Api {
         /// Only sessions whose token expires (`true`) or never does (`false`).
         #[oai(name = "filter[expires]")]
         expires: Query<Option<bool>>,
-    ) -> Result<Json<PersonalSessionList>, AdminError> {
+    ) -> Result<Json<PersonalSessionList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
             last: last.0,

@@ -14,7 +14,7 @@ use ulid::Ulid;
 
 use super::{error::AdminError, example, pagination::resource, users, users::parse_id};
 use crate::{
-    accounts::IssuedPersonalToken, domain::personal::PersonalSession, store::Reader,
+    domain::personal::PersonalSession, services::accounts::IssuedPersonalToken, store::Reader,
     store::personal::PersonalSessionWithExpiry,
 };
 
@@ -85,7 +85,7 @@ impl PersonalSessionResource {
                 owner_client_id: session.owner_client_id.map(|id| id.to_string()),
                 actor_user_id: session.actor_user_id.to_string(),
                 human_name: session.human_name,
-                scope: session.scopes.join(" "),
+                scope: session.scope.to_string(),
                 last_active_at: session.last_active_at,
                 last_active_ip: session.last_active_ip,
                 expires_at,

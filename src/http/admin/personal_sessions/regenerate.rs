@@ -5,11 +5,17 @@ use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 
 use super::{PersonalSessionResource, SinglePersonalSession, expires_in, session_by_id};
 use crate::{
-    accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{
+                AdminError, BAD_REQUEST, CONFLICT, NOT_FOUND, OpError, UNSUPPORTED_MEDIA_TYPE,
+            },
+        },
     },
+    services::accounts,
 };
 
 #[derive(Debug, Clone, Default, Object)]
@@ -49,19 +55,22 @@ impl Api {
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
         body: Json<Option<RegenerateRequest>>,
-    ) -> Result<Json<SinglePersonalSession>, AdminError> {
+    ) -> Result<
+        Json<SinglePersonalSession>,
+        OpError<{ BAD_REQUEST | NOT_FOUND | CONFLICT | UNSUPPORTED_MEDIA_TYPE }>,
+    > {
         let body = body.0.unwrap_or_default();
         let session = session_by_id(&mut state.store.reader().await?, &id).await?;
         let id = session.session.id;
         if session.session.revoked_at.is_some() {
-            return Err(AdminError::conflict(format!(
-                "Personal session ID {id} is revoked"
-            )));
+            return Err(
+                AdminError::conflict(format!("Personal session ID {id} is revoked")).into(),
+            );
         }
         let issued = accounts::regenerate_personal_token(
             &state.store,
             state.clock.as_ref(),
-            &mut rand::rngs::OsRng,
+            &mut state.random.rng(),
             id,
             expires_in(body.expires_in),
         )

@@ -6,7 +6,12 @@ use poem_openapi::{OpenApi, param::Path, payload::Json};
 use super::{PersonalSessionResource, SinglePersonalSession};
 use crate::http::{
     AppState,
-    admin::{AdminTag, auth::AdminAuth, error::AdminError, users::parse_id},
+    admin::{
+        AdminTag,
+        auth::AdminAuth,
+        error::{AdminError, BAD_REQUEST, CONFLICT, NOT_FOUND, OpError},
+        users::parse_id,
+    },
 };
 
 pub struct Api;
@@ -28,18 +33,19 @@ impl Api {
         /// The session's ID.
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
-    ) -> Result<Json<SinglePersonalSession>, AdminError> {
+    ) -> Result<Json<SinglePersonalSession>, OpError<{ BAD_REQUEST | NOT_FOUND | CONFLICT }>> {
         let id = parse_id("Personal session", &id)?;
         let mut repo = state.store.repo().await?;
         let Some(mut session) = repo.personal().find_session(id).await? else {
-            return Err(AdminError::not_found(format!(
-                "Personal session ID {id} not found"
-            )));
+            return Err(
+                AdminError::not_found(format!("Personal session ID {id} not found")).into(),
+            );
         };
         if session.revoked_at.is_some() {
             return Err(AdminError::conflict(format!(
                 "Personal session ID {id} is already revoked"
-            )));
+            ))
+            .into());
         }
         repo.personal()
             .revoke_session(&mut session, state.clock.now())

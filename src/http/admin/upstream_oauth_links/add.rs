@@ -6,17 +6,17 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use super::{SingleUpstreamOAuthLink, UpstreamOAuthLinkResource};
 use crate::{
     domain::ids::new_id,
+    domain::upstream::UpstreamLink,
     http::{
         AppState,
         admin::{
             AdminTag,
             auth::AdminAuth,
-            error::AdminError,
+            error::{BAD_REQUEST, CONFLICT, NOT_FOUND, OpError, UNSUPPORTED_MEDIA_TYPE},
             upstream_oauth_providers::{self, provider_by_id},
             users::{self, user_by_id},
         },
     },
-    store::upstream::UpstreamLink,
 };
 
 #[derive(Debug, Clone, Object)]
@@ -72,7 +72,8 @@ impl Api {
         state: Data<&AppState>,
         _auth: AdminAuth,
         body: Json<AddUpstreamOAuthLinkRequest>,
-    ) -> Result<Added, AdminError> {
+    ) -> Result<Added, OpError<{ BAD_REQUEST | NOT_FOUND | CONFLICT | UNSUPPORTED_MEDIA_TYPE }>>
+    {
         let body = body.0;
         let (user, provider) = {
             let mut reader = state.store.reader().await?;

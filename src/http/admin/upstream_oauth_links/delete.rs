@@ -5,7 +5,12 @@ use poem_openapi::{ApiResponse, OpenApi, param::Path};
 
 use crate::http::{
     AppState,
-    admin::{AdminTag, auth::AdminAuth, error::AdminError, users::parse_id},
+    admin::{
+        AdminTag,
+        auth::AdminAuth,
+        error::{AdminError, BAD_REQUEST, NOT_FOUND, OpError},
+        users::parse_id,
+    },
 };
 
 #[derive(Debug, ApiResponse)]
@@ -32,13 +37,13 @@ impl Api {
         /// The link's ID.
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
-    ) -> Result<Deleted, AdminError> {
+    ) -> Result<Deleted, OpError<{ BAD_REQUEST | NOT_FOUND }>> {
         let id = parse_id("Upstream OAuth link", &id)?;
         let mut repo = state.store.repo().await?;
         if !repo.upstream().delete_link(id).await? {
-            return Err(AdminError::not_found(format!(
-                "Upstream OAuth link ID {id} not found"
-            )));
+            return Err(
+                AdminError::not_found(format!("Upstream OAuth link ID {id} not found")).into(),
+            );
         }
         repo.save().await?;
         Ok(Deleted::NoContent)

@@ -6,7 +6,11 @@ use poem_openapi::{OpenApi, param::Path, payload::Json};
 use super::{SingleUpstreamOAuthLink, UpstreamOAuthLinkResource, link_by_id};
 use crate::http::{
     AppState,
-    admin::{AdminTag, auth::AdminAuth, error::AdminError},
+    admin::{
+        AdminTag,
+        auth::AdminAuth,
+        error::{BAD_REQUEST, NOT_FOUND, OpError},
+    },
 };
 
 pub struct Api;
@@ -26,7 +30,7 @@ impl Api {
         /// The link's ID.
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
-    ) -> Result<Json<SingleUpstreamOAuthLink>, AdminError> {
+    ) -> Result<Json<SingleUpstreamOAuthLink>, OpError<{ BAD_REQUEST | NOT_FOUND }>> {
         let link = link_by_id(&mut state.store.reader().await?, &id).await?;
         Ok(UpstreamOAuthLinkResource::from(link).single())
     }

@@ -10,7 +10,7 @@ use crate::{
         admin::{
             AdminTag,
             auth::AdminAuth,
-            error::AdminError,
+            error::{BAD_REQUEST, OpError},
             pagination::{CountMode, Linker, PageParams},
             users::parse_id,
         },
@@ -80,7 +80,7 @@ impl Api {
             validator(min_length = 1, max_length = 255)
         )]
         human_account_name: Query<Option<String>>,
-    ) -> Result<Json<UpstreamOAuthLinkList>, AdminError> {
+    ) -> Result<Json<UpstreamOAuthLinkList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
             last: last.0,

@@ -15,7 +15,7 @@ use super::{
     error::AdminError, example, pagination::resource, upstream_oauth_providers, users,
     users::parse_id,
 };
-use crate::store::{Reader, upstream::UpstreamLink};
+use crate::{domain::upstream::UpstreamLink, store::Reader};
 
 #[derive(Debug, Clone, Object)]
 pub struct UpstreamOAuthLinkAttributes {

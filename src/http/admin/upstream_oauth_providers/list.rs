@@ -10,7 +10,7 @@ use crate::{
         admin::{
             AdminTag,
             auth::AdminAuth,
-            error::AdminError,
+            error::{BAD_REQUEST, OpError},
             pagination::{CountMode, Linker, PageParams},
         },
     },
@@ -61,7 +61,7 @@ impl Api {
         /// Only enabled (`true`) or disabled (`false`) providers.
         #[oai(name = "filter[enabled]")]
         enabled: Query<Option<bool>>,
-    ) -> Result<Json<UpstreamOAuthProviderList>, AdminError> {
+    ) -> Result<Json<UpstreamOAuthProviderList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
             last: last.0,

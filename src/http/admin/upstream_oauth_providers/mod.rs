@@ -10,7 +10,7 @@ use poem_openapi::Object;
 use ulid::Ulid;
 
 use super::{error::AdminError, example, pagination::resource, users::parse_id};
-use crate::store::{Reader, upstream::UpstreamProvider};
+use crate::{domain::upstream::UpstreamProvider, store::Reader};
 
 #[derive(Debug, Clone, Object)]
 pub struct UpstreamOAuthProviderAttributes {

@@ -5,16 +5,18 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{SingleUserEmail, UserEmailResource};
 use crate::{
-    accounts,
     http::{
         AppState,
         admin::{
             AdminTag,
             auth::AdminAuth,
-            error::AdminError,
+            error::{
+                BAD_REQUEST, CONFLICT, NOT_FOUND, OpError, UNPROCESSABLE, UNSUPPORTED_MEDIA_TYPE,
+            },
             users::{self, user_by_id},
         },
     },
+    services::accounts,
 };
 
 #[derive(Debug, Clone, Object)]
@@ -57,15 +59,13 @@ impl Api {
         state: Data<&AppState>,
         _auth: AdminAuth,
         body: Json<AddUserEmailRequest>,
-    ) -> Result<Added, AdminError> {
+    ) -> Result<
+        Added,
+        OpError<{ BAD_REQUEST | NOT_FOUND | CONFLICT | UNSUPPORTED_MEDIA_TYPE | UNPROCESSABLE }>,
+    > {
         let user = user_by_id(&mut state.store.reader().await?, &body.user_id).await?;
-        let email = accounts::add_email(
-            &state.store,
-            state.clock.as_ref(),
-            &user.username,
-            &body.email,
-        )
-        .await?;
+        let email =
+            accounts::add_email(&state.store, state.clock.as_ref(), user.id, &body.email).await?;
         Ok(Added::Created(UserEmailResource::from(email).single()))
     }
 }

@@ -4,11 +4,16 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, param::Path};
 
 use crate::{
-    accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError, users::parse_id},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{BAD_REQUEST, NOT_FOUND, OpError},
+            users::parse_id,
+        },
     },
+    services::accounts,
 };
 
 #[derive(Debug, ApiResponse)]
@@ -35,7 +40,7 @@ impl Api {
         /// The address's ID.
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
-    ) -> Result<Deleted, AdminError> {
+    ) -> Result<Deleted, OpError<{ BAD_REQUEST | NOT_FOUND }>> {
         let id = parse_id("User email", &id)?;
         accounts::remove_email(&state.store, state.clock.as_ref(), id).await?;
         Ok(Deleted::NoContent)

@@ -10,7 +10,7 @@ use crate::{
         admin::{
             AdminTag,
             auth::AdminAuth,
-            error::AdminError,
+            error::{BAD_REQUEST, OpError},
             pagination::{CountMode, Linker, PageParams},
             users::parse_id,
         },
@@ -64,7 +64,7 @@ impl Api {
         /// Only this address (compared without case).
         #[oai(name = "filter[email]", validator(min_length = 1, max_length = 254))]
         email: Query<Option<String>>,
-    ) -> Result<Json<UserEmailList>, AdminError> {
+    ) -> Result<Json<UserEmailList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
             last: last.0,

@@ -6,11 +6,16 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{RegistrationTokenResource, SingleRegistrationToken};
 use crate::{
-    accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError, example},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{BAD_REQUEST, CONFLICT, OpError, UNSUPPORTED_MEDIA_TYPE},
+            example,
+        },
     },
+    services::accounts,
 };
 
 /// A new registration token.
@@ -60,12 +65,12 @@ impl Api {
         state: Data<&AppState>,
         _auth: AdminAuth,
         body: Json<CreateRegistrationTokenRequest>,
-    ) -> Result<Created, AdminError> {
+    ) -> Result<Created, OpError<{ BAD_REQUEST | CONFLICT | UNSUPPORTED_MEDIA_TYPE }>> {
         let body = body.0;
         let token = accounts::create_registration_token(
             &state.store,
             state.clock.as_ref(),
-            &mut rand::rngs::OsRng,
+            &mut state.random.rng(),
             body.token,
             body.usage_limit,
             body.expires_at,

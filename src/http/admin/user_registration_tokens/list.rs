@@ -10,7 +10,7 @@ use crate::{
         admin::{
             AdminTag,
             auth::AdminAuth,
-            error::AdminError,
+            error::{BAD_REQUEST, OpError},
             pagination::{CountMode, Linker, PageParams},
         },
     },
@@ -70,7 +70,7 @@ impl Api {
         /// Only tokens that would (`true`) or would not (`false`) accept a registration now.
         #[oai(name = "filter[valid]")]
         valid: Query<Option<bool>>,
-    ) -> Result<Json<RegistrationTokenList>, AdminError> {
+    ) -> Result<Json<RegistrationTokenList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
             last: last.0,

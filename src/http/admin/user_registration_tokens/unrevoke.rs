@@ -6,7 +6,12 @@ use poem_openapi::{OpenApi, param::Path, payload::Json};
 use super::{RegistrationTokenResource, SingleRegistrationToken};
 use crate::http::{
     AppState,
-    admin::{AdminTag, auth::AdminAuth, error::AdminError, users::parse_id},
+    admin::{
+        AdminTag,
+        auth::AdminAuth,
+        error::{AdminError, BAD_REQUEST, CONFLICT, NOT_FOUND, OpError},
+        users::parse_id,
+    },
 };
 
 pub struct Api;
@@ -28,18 +33,19 @@ impl Api {
         /// The token's ID.
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
-    ) -> Result<Json<SingleRegistrationToken>, AdminError> {
+    ) -> Result<Json<SingleRegistrationToken>, OpError<{ BAD_REQUEST | NOT_FOUND | CONFLICT }>>
+    {
         let id = parse_id("Registration token", &id)?;
         let mut repo = state.store.repo().await?;
         let Some(mut token) = repo.registration_tokens().find_by_id(id).await? else {
-            return Err(AdminError::not_found(format!(
-                "Registration token ID {id} not found"
-            )));
+            return Err(
+                AdminError::not_found(format!("Registration token ID {id} not found")).into(),
+            );
         };
         if token.revoked_at.is_none() {
-            return Err(AdminError::conflict(format!(
-                "Registration token ID {id} is not revoked"
-            )));
+            return Err(
+                AdminError::conflict(format!("Registration token ID {id} is not revoked")).into(),
+            );
         }
         token.revoked_at = None;
         repo.registration_tokens().update(&token).await?;

@@ -7,7 +7,13 @@ use poem_openapi::{Object, OpenApi, param::Path, payload::Json, types::MaybeUnde
 use super::{RegistrationTokenResource, SingleRegistrationToken};
 use crate::http::{
     AppState,
-    admin::{AdminTag, auth::AdminAuth, error::AdminError, example, users::parse_id},
+    admin::{
+        AdminTag,
+        auth::AdminAuth,
+        error::{AdminError, BAD_REQUEST, NOT_FOUND, OpError, UNSUPPORTED_MEDIA_TYPE},
+        example,
+        users::parse_id,
+    },
 };
 
 /// The fields to change: a missing field is kept, `null` clears it.
@@ -50,14 +56,17 @@ impl Api {
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
         body: Json<UpdateRegistrationTokenRequest>,
-    ) -> Result<Json<SingleRegistrationToken>, AdminError> {
+    ) -> Result<
+        Json<SingleRegistrationToken>,
+        OpError<{ BAD_REQUEST | NOT_FOUND | UNSUPPORTED_MEDIA_TYPE }>,
+    > {
         let id = parse_id("Registration token", &id)?;
         let body = body.0;
         let mut repo = state.store.repo().await?;
         let Some(mut token) = repo.registration_tokens().find_by_id(id).await? else {
-            return Err(AdminError::not_found(format!(
-                "Registration token ID {id} not found"
-            )));
+            return Err(
+                AdminError::not_found(format!("Registration token ID {id} not found")).into(),
+            );
         };
         match body.expires_at {
             MaybeUndefined::Undefined => {}

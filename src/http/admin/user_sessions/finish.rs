@@ -6,7 +6,11 @@ use poem_openapi::{OpenApi, param::Path, payload::Json};
 use super::{SingleUserSession, UserSessionResource, session_by_id};
 use crate::http::{
     AppState,
-    admin::{AdminTag, auth::AdminAuth, error::AdminError},
+    admin::{
+        AdminTag,
+        auth::AdminAuth,
+        error::{AdminError, BAD_REQUEST, CONFLICT, NOT_FOUND, OpError},
+    },
 };
 
 pub struct Api;
@@ -28,13 +32,14 @@ impl Api {
         /// The session's ID.
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
-    ) -> Result<Json<SingleUserSession>, AdminError> {
+    ) -> Result<Json<SingleUserSession>, OpError<{ BAD_REQUEST | NOT_FOUND | CONFLICT }>> {
         let mut session = session_by_id(&mut state.store.reader().await?, &id).await?;
         if session.finished_at.is_some() {
             return Err(AdminError::conflict(format!(
                 "User session ID {} is already finished",
                 session.id
-            )));
+            ))
+            .into());
         }
         let now = state.clock.now();
         let mut repo = state.store.repo().await?;

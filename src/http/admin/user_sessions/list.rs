@@ -12,12 +12,12 @@ use crate::{
             AdminTag,
             auth::AdminAuth,
             compat_sessions::SessionStatus,
-            error::AdminError,
+            error::{BAD_REQUEST, OpError},
             pagination::{CountMode, Linker, PageParams},
             users::parse_id,
         },
     },
-    store::admin_sessions::UserSessionFilter,
+    store::browser_sessions::UserSessionFilter,
 };
 
 pub struct Api;
@@ -82,7 +82,7 @@ impl Api {
         /// Only sessions last active after this instant.
         #[oai(name = "filter[last-active-after]")]
         last_active_after: Query<Option<DateTime<Utc>>>,
-    ) -> Result<Json<UserSessionList>, AdminError> {
+    ) -> Result<Json<UserSessionList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
             last: last.0,
@@ -115,13 +115,8 @@ impl Api {
         let (page, count) = params
             .read(
                 &state.store,
-                async |reader| {
-                    reader
-                        .admin_sessions()
-                        .list_user_sessions(&filter, &pagination)
-                        .await
-                },
-                async |reader| reader.admin_sessions().count_user_sessions(&filter).await,
+                async |reader| reader.browser_sessions().list(&filter, &pagination).await,
+                async |reader| reader.browser_sessions().count(&filter).await,
             )
             .await?;
         let page = page.map(|page| page.map(UserSessionResource::from));

@@ -10,7 +10,7 @@ use poem_openapi::Object;
 use ulid::Ulid;
 
 use super::{error::AdminError, example, pagination::resource, users, users::parse_id};
-use crate::store::{Reader, browser_sessions::BrowserSession};
+use crate::{domain::browser_sessions::BrowserSession, store::Reader};
 
 #[derive(Debug, Clone, Object)]
 pub struct UserSessionAttributes {

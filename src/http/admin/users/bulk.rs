@@ -6,11 +6,16 @@ use poem_openapi::{Enum, Object, OpenApi, payload::Json};
 use ulid::Ulid;
 
 use crate::{
-    accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError, users},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{AdminError, BAD_REQUEST, OpError, UNSUPPORTED_MEDIA_TYPE},
+            users,
+        },
     },
+    services::accounts,
 };
 
 /// A user ID that the examples do not know.
@@ -113,7 +118,7 @@ impl Api {
         state: Data<&AppState>,
         _auth: AdminAuth,
         body: Json<BulkRequest>,
-    ) -> Result<Json<BulkResponse>, AdminError> {
+    ) -> Result<Json<BulkResponse>, OpError<{ BAD_REQUEST | UNSUPPORTED_MEDIA_TYPE }>> {
         let body = body.0;
         let mut results = Vec::with_capacity(body.user_ids.len());
         for user_id in body.user_ids {
@@ -127,16 +132,7 @@ impl Api {
                 Err(AdminError::Internal(_)) => {
                     (BulkStatus::Error, Some("Internal server error".to_owned()))
                 }
-                Err(
-                    AdminError::BadRequest(error)
-                    | AdminError::Conflict(error)
-                    | AdminError::Unprocessable(error)
-                    | AdminError::UnsupportedMediaType(error)
-                    | AdminError::Unauthorized(error),
-                ) => (
-                    BulkStatus::Error,
-                    error.0.errors.into_iter().next().map(|e| e.title),
-                ),
+                Err(other) => (BulkStatus::Error, other.title().map(str::to_owned)),
             };
             results.push(BulkResult {
                 user_id,
@@ -164,19 +160,19 @@ async fn apply(
         .find_by_id(id)
         .await?
         .ok_or_else(|| AdminError::not_found(format!("User ID {id} not found")))?;
-    let (store, clock, username) = (&state.store, state.clock.as_ref(), &user.username);
+    let (store, clock) = (&state.store, state.clock.as_ref());
     match action {
         BulkAction::Lock => {
-            accounts::lock_user(store, clock, username, false).await?;
+            accounts::lock_user(store, clock, user.id, false).await?;
         }
         BulkAction::Unlock => {
-            accounts::unlock_user(store, clock, username, false).await?;
+            accounts::unlock_user(store, clock, user.id, false).await?;
         }
         BulkAction::Deactivate => {
-            accounts::deactivate_user(store, clock, username, !skip_erase).await?;
+            accounts::deactivate_user(store, clock, user.id, !skip_erase).await?;
         }
         BulkAction::KillSessions => {
-            accounts::kill_sessions(store, clock, username, false).await?;
+            accounts::kill_sessions(store, clock, user.id, false).await?;
         }
     }
     Ok(())

@@ -6,7 +6,11 @@ use poem_openapi::{OpenApi, param::Path, payload::Json};
 use super::{SingleUser, UserResource};
 use crate::http::{
     AppState,
-    admin::{AdminTag, auth::AdminAuth, error::AdminError},
+    admin::{
+        AdminTag,
+        auth::AdminAuth,
+        error::{AdminError, BAD_REQUEST, NOT_FOUND, OpError},
+    },
 };
 
 pub struct Api;
@@ -25,7 +29,7 @@ impl Api {
         _auth: AdminAuth,
         /// The Matrix localpart, e.g. `alice`.
         username: Path<String>,
-    ) -> Result<Json<SingleUser>, AdminError> {
+    ) -> Result<Json<SingleUser>, OpError<{ BAD_REQUEST | NOT_FOUND }>> {
         let mut reader = state.store.reader().await?;
         let user = reader
             .users()

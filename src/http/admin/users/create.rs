@@ -5,11 +5,15 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{SingleUser, UserResource};
 use crate::{
-    accounts::{self, Registration},
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{BAD_REQUEST, CONFLICT, OpError, UNPROCESSABLE, UNSUPPORTED_MEDIA_TYPE},
+        },
     },
+    services::accounts::{self, Registration},
 };
 
 /// A new user.
@@ -57,7 +61,8 @@ impl Api {
         state: Data<&AppState>,
         _auth: AdminAuth,
         body: Json<CreateUserRequest>,
-    ) -> Result<Created, AdminError> {
+    ) -> Result<Created, OpError<{ BAD_REQUEST | CONFLICT | UNSUPPORTED_MEDIA_TYPE | UNPROCESSABLE }>>
+    {
         let body = body.0;
         let user = accounts::register_user(
             &state.store,

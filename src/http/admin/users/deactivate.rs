@@ -5,11 +5,15 @@ use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 
 use super::{SingleUser, UserResource, user_by_id};
 use crate::{
-    accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{BAD_REQUEST, NOT_FOUND, OpError, UNSUPPORTED_MEDIA_TYPE},
+        },
     },
+    services::accounts,
 };
 
 #[derive(Debug, Clone, Default, Object)]
@@ -47,16 +51,13 @@ impl Api {
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
         body: Json<Option<DeactivateRequest>>,
-    ) -> Result<Json<SingleUser>, AdminError> {
+    ) -> Result<Json<SingleUser>, OpError<{ BAD_REQUEST | NOT_FOUND | UNSUPPORTED_MEDIA_TYPE }>>
+    {
         let skip_erase = body.0.unwrap_or_default().skip_erase;
         let user = user_by_id(&mut state.store.reader().await?, &id).await?;
-        let user = accounts::deactivate_user(
-            &state.store,
-            state.clock.as_ref(),
-            &user.username,
-            !skip_erase,
-        )
-        .await?;
+        let user =
+            accounts::deactivate_user(&state.store, state.clock.as_ref(), user.id, !skip_erase)
+                .await?;
         Ok(UserResource::from(user).single())
     }
 }

@@ -7,9 +7,13 @@ use super::import::Csv;
 use crate::{
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{AdminError, OpError},
+        },
     },
-    users_csv::{self, CsvError},
+    services::users_csv,
 };
 
 #[derive(Debug, ApiResponse)]
@@ -33,24 +37,13 @@ impl Api {
         method = "get",
         operation_id = "exportUsersCsv"
     )]
-    async fn export(
-        &self,
-        state: Data<&AppState>,
-        _auth: AdminAuth,
-    ) -> Result<Exported, AdminError> {
+    async fn export(&self, state: Data<&AppState>, _auth: AdminAuth) -> Result<Exported, OpError> {
         let mut out = Vec::new();
+        // Nothing the caller sent can make writing fail: every error is ours.
         users_csv::export_users(&state.store, &mut out, |_, _| {})
             .await
-            .map_err(csv_error)?;
+            .map_err(|error| AdminError::internal(&error))?;
         let text = String::from_utf8(out).map_err(|error| AdminError::internal(&error))?;
         Ok(Exported::Csv(Csv(text)))
-    }
-}
-
-pub(super) fn csv_error(error: CsvError) -> AdminError {
-    match error {
-        CsvError::Store(error) => error.into(),
-        CsvError::Io(error) => AdminError::internal(&error),
-        other => AdminError::bad_request(other.to_string()),
     }
 }

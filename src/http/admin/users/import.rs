@@ -8,13 +8,16 @@ use poem_openapi::{
     registry::{MetaSchema, MetaSchemaRef},
 };
 
-use super::export_csv::csv_error;
 use crate::{
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{AdminError, BAD_REQUEST, OpError, UNSUPPORTED_MEDIA_TYPE},
+        },
     },
-    users_csv::{self, ImportStatus},
+    services::users_csv::{self, CsvError, ImportStatus},
 };
 
 /// A `text/csv` body: what this operation reads and `GET /users/export.csv` answers.
@@ -140,7 +143,7 @@ impl Api {
         state: Data<&AppState>,
         _auth: AdminAuth,
         body: ImportBody,
-    ) -> Result<Json<ImportReport>, AdminError> {
+    ) -> Result<Json<ImportReport>, OpError<{ BAD_REQUEST | UNSUPPORTED_MEDIA_TYPE }>> {
         let ImportBody::Csv(Csv(text)) = body;
         let results = users_csv::import_users(
             &state.store,
@@ -170,5 +173,13 @@ impl Api {
                 })
                 .collect(),
         }))
+    }
+}
+
+fn csv_error(error: CsvError) -> AdminError {
+    match error {
+        CsvError::Store(error) => error.into(),
+        CsvError::Io(error) => AdminError::internal(&error),
+        other => AdminError::bad_request(other.to_string()),
     }
 }

@@ -10,7 +10,7 @@ use crate::{
         admin::{
             AdminTag,
             auth::AdminAuth,
-            error::AdminError,
+            error::{BAD_REQUEST, OpError},
             pagination::{CountMode, Linker, PageParams},
         },
     },
@@ -103,7 +103,7 @@ impl Api {
             validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$")
         )]
         active_oauth2_client: Query<Option<String>>,
-    ) -> Result<Json<UserList>, AdminError> {
+    ) -> Result<Json<UserList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
             last: last.0,

@@ -5,11 +5,15 @@ use poem_openapi::{OpenApi, param::Path, payload::Json};
 
 use super::{SingleUser, UserResource, user_by_id};
 use crate::{
-    accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{BAD_REQUEST, NOT_FOUND, OpError},
+        },
     },
+    services::accounts,
 };
 
 pub struct Api;
@@ -27,10 +31,9 @@ impl Api {
         /// The user's ID.
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
-    ) -> Result<Json<SingleUser>, AdminError> {
+    ) -> Result<Json<SingleUser>, OpError<{ BAD_REQUEST | NOT_FOUND }>> {
         let user = user_by_id(&mut state.store.reader().await?, &id).await?;
-        let user =
-            accounts::lock_user(&state.store, state.clock.as_ref(), &user.username, false).await?;
+        let user = accounts::lock_user(&state.store, state.clock.as_ref(), user.id, false).await?;
         Ok(UserResource::from(user).single())
     }
 }

@@ -5,11 +5,15 @@ use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 
 use super::{SingleUser, UserResource, user_by_id};
 use crate::{
-    accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{BAD_REQUEST, NOT_FOUND, OpError, UNSUPPORTED_MEDIA_TYPE},
+        },
     },
+    services::accounts,
 };
 
 #[derive(Debug, Clone, Object)]
@@ -43,9 +47,10 @@ impl Api {
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
         body: Json<SetAdminRequest>,
-    ) -> Result<Json<SingleUser>, AdminError> {
+    ) -> Result<Json<SingleUser>, OpError<{ BAD_REQUEST | NOT_FOUND | UNSUPPORTED_MEDIA_TYPE }>>
+    {
         let user = user_by_id(&mut state.store.reader().await?, &id).await?;
-        let user = accounts::set_admin(&state.store, &user.username, body.admin).await?;
+        let user = accounts::set_admin(&state.store, user.id, body.admin).await?;
         Ok(UserResource::from(user).single())
     }
 }

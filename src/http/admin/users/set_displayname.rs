@@ -6,11 +6,15 @@ use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 
 use super::{SingleUser, UserResource, user_by_id};
 use crate::{
-    accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{BAD_REQUEST, NOT_FOUND, OpError, UNSUPPORTED_MEDIA_TYPE},
+        },
     },
+    services::accounts,
 };
 
 #[derive(Debug, Clone, Object)]
@@ -49,12 +53,13 @@ impl Api {
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
         body: Json<SetDisplayNameRequest>,
-    ) -> Result<Json<SingleUser>, AdminError> {
+    ) -> Result<Json<SingleUser>, OpError<{ BAD_REQUEST | NOT_FOUND | UNSUPPORTED_MEDIA_TYPE }>>
+    {
         let user = user_by_id(&mut state.store.reader().await?, &id).await?;
         let user = accounts::set_display_name(
             &state.store,
             state.clock.as_ref(),
-            &user.username,
+            user.id,
             Some(body.0.displayname),
         )
         .await?;
@@ -76,11 +81,10 @@ impl Api {
         /// The user's ID.
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
-    ) -> Result<Json<SingleUser>, AdminError> {
+    ) -> Result<Json<SingleUser>, OpError<{ BAD_REQUEST | NOT_FOUND }>> {
         let user = user_by_id(&mut state.store.reader().await?, &id).await?;
         let user =
-            accounts::set_display_name(&state.store, state.clock.as_ref(), &user.username, None)
-                .await?;
+            accounts::set_display_name(&state.store, state.clock.as_ref(), user.id, None).await?;
         Ok(UserResource::from(user).single())
     }
 }

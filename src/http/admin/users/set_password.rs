@@ -5,11 +5,15 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 
 use super::user_by_id;
 use crate::{
-    accounts,
     http::{
         AppState,
-        admin::{AdminTag, auth::AdminAuth, error::AdminError},
+        admin::{
+            AdminTag,
+            auth::AdminAuth,
+            error::{BAD_REQUEST, NOT_FOUND, OpError, UNPROCESSABLE, UNSUPPORTED_MEDIA_TYPE},
+        },
     },
+    services::accounts,
 };
 
 /// The new password.
@@ -59,13 +63,16 @@ impl Api {
         #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         id: Path<String>,
         body: Json<SetPasswordRequest>,
-    ) -> Result<PasswordSet, AdminError> {
+    ) -> Result<
+        PasswordSet,
+        OpError<{ BAD_REQUEST | NOT_FOUND | UNSUPPORTED_MEDIA_TYPE | UNPROCESSABLE }>,
+    > {
         let user = user_by_id(&mut state.store.reader().await?, &id).await?;
         accounts::set_password(
             &state.store,
             state.clock.as_ref(),
             &state.passwords,
-            &user.username,
+            &user,
             &body.password,
             !body.skip_password_check,
         )

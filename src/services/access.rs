@@ -20,7 +20,7 @@ mod batch;
 
 use crate::{
     domain::{
-        scopes::{MATRIX_API, SYNAPSE_ADMIN},
+        scopes::{MAS_ADMIN, MATRIX_API, SYNAPSE_ADMIN, Scope},
         tokens::TokenType,
         users::User,
     },
@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// The session a token belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SessionRef {
     Compat(Ulid),
     Personal(Ulid),
@@ -49,14 +49,18 @@ pub struct ActiveToken {
     pub token_id: Ulid,
     pub session: SessionRef,
     pub user: User,
-    /// Scope tokens, as granted (stable forms).
-    pub scopes: Vec<String>,
+    /// What the token may do now (stable forms): what it was granted, less what its user may
+    /// no longer have.
+    pub scope: Scope,
     /// The Matrix device, for compat sessions (their device IDs need not fit in a scope).
     pub device_id: Option<String>,
     /// `legacy` for compat sessions (as MAS reports them), else the OAuth client id.
     pub client_id: String,
     pub issued_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// An expiring (refresh-rotated) token whose first use is not recorded yet; see
+    /// [`super::activity`].
+    pub first_use_unrecorded: bool,
 }
 
 impl ActiveToken {
@@ -66,8 +70,25 @@ impl ActiveToken {
     }
 
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
+        self.scope.contains(scope)
     }
+}
+
+/// The scopes that need their user to be allowed admin rights (`can_request_admin`) at the
+/// time of use, not only when they were granted.
+const ADMIN_SCOPES: [&str; 2] = [SYNAPSE_ADMIN, MAS_ADMIN];
+
+/// What a token may do now: the scope it was granted, less the admin scopes its user may no
+/// longer request. Decided here, for every kind of token, so that introspection (what Synapse
+/// sees), the Synapse admin routes and the admin API all get the same answer: a demoted admin's
+/// old tokens lose their admin power at once.
+pub fn effective_scope(mut granted: Scope, user: &User) -> Scope {
+    if !user.can_request_admin {
+        for scope in ADMIN_SCOPES {
+            granted.remove(scope);
+        }
+    }
+    granted
 }
 
 /// Resolve `token` at `now`. `Ok(None)` means "not active", whatever the reason: callers must
@@ -100,13 +121,13 @@ pub async fn resolve_access_token(
                 return Ok(None);
             };
             let device_id =
-                crate::domain::scopes::device_from_scopes(&found.session.scopes).map(str::to_owned);
+                crate::domain::scopes::device_from_scopes(&found.session.scope).map(str::to_owned);
             ActiveToken {
                 token_type,
                 token_id: found.token.id,
                 session: SessionRef::Personal(found.session.id),
+                scope: effective_scope(found.session.scope, &user),
                 user,
-                scopes: found.session.scopes,
                 device_id,
                 client_id: found
                     .session
@@ -114,6 +135,7 @@ pub async fn resolve_access_token(
                     .map_or_else(|| "personal".to_owned(), |id| id.to_string()),
                 issued_at: found.token.created_at,
                 expires_at: found.token.expires_at,
+                first_use_unrecorded: false,
             }
         }
         // OAuth 2.0 tokens are issued once the OAuth endpoints exist; until then none is ours.
@@ -133,20 +155,23 @@ fn compat_grant(found: CompatTokenLookup, now: DateTime<Utc>) -> Option<ActiveTo
     if !found.token.is_valid(now) || found.session_finished || !found.user.is_active() {
         return None;
     }
-    let mut scopes = vec![MATRIX_API.to_owned()];
+    let mut granted = Scope::default();
+    granted.insert(MATRIX_API);
     if found.is_synapse_admin {
-        scopes.push(SYNAPSE_ADMIN.to_owned());
+        granted.insert(SYNAPSE_ADMIN);
     }
     Some(ActiveToken {
         token_type: TokenType::CompatAccessToken,
         token_id: found.token.id,
         session: SessionRef::Compat(found.session_id),
+        scope: effective_scope(granted, &found.user),
         user: found.user,
-        scopes,
         device_id: found.device_id,
         client_id: "legacy".to_owned(),
         issued_at: found.token.created_at,
         expires_at: found.token.expires_at,
+        first_use_unrecorded: found.token.expires_at.is_some()
+            && found.token.first_used_at.is_none(),
     })
 }
 

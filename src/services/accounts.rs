@@ -13,9 +13,11 @@ use crate::{
         ids::new_id,
         jobs::Job,
         personal::{PersonalAccessToken, PersonalSession},
+        scopes::Scope,
         tokens::TokenType,
         users::{User, UsernameError, validate_username},
     },
+    services::sessions::{self, EndedSessions, Kinds},
     store::{Repo, Store, StoreError, passwords::UserPassword},
 };
 
@@ -23,6 +25,8 @@ use crate::{
 pub enum AccountError {
     #[error("no user named {0:?}")]
     UnknownUser(String),
+    #[error("user ID {0} not found")]
+    UnknownUserId(ulid::Ulid),
     #[error("the username {0:?} is already taken")]
     UsernameTaken(String),
     #[error("invalid username: {0}")]
@@ -37,8 +41,8 @@ pub enum AccountError {
     DuplicateEmail(String),
     #[error("invalid device ID {0:?}: it must be 1 to 255 characters without control characters")]
     InvalidDeviceId(String),
-    #[error("invalid scope {0:?}: scope tokens are printable ASCII without spaces or quotes")]
-    InvalidScope(String),
+    #[error(transparent)]
+    InvalidScope(#[from] crate::domain::scopes::InvalidScope),
     #[error("a personal session needs at least one scope")]
     NoScope,
     #[error("{0:?} may not request admin scopes (promote it with `manage promote-admin` first)")]
@@ -62,7 +66,7 @@ impl From<PasswordError> for AccountError {
 }
 
 /// What `register_user` needs to know.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Registration {
     pub username: String,
     pub password: Option<String>,
@@ -74,11 +78,38 @@ pub struct Registration {
     pub check_complexity: bool,
 }
 
-pub async fn find_user(repo: &mut Repo, username: &str) -> Result<User, AccountError> {
-    repo.users()
+impl std::fmt::Debug for Registration {
+    // The password stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("emails", &self.emails)
+            .field("admin", &self.admin)
+            .field("display_name", &self.display_name)
+            .field("check_complexity", &self.check_complexity)
+            .finish()
+    }
+}
+
+/// The user named `username` (a localpart), for the surfaces that name users that way (the
+/// CLI, Synapse's admin API).
+pub async fn find_user(store: &Store, username: &str) -> Result<User, AccountError> {
+    store
+        .reader()
+        .await?
+        .users()
         .find_by_username(username)
         .await?
         .ok_or_else(|| AccountError::UnknownUser(username.to_owned()))
+}
+
+/// The user with this id, read inside the unit of work that changes it.
+async fn user_in(repo: &mut Repo, user_id: ulid::Ulid) -> Result<User, AccountError> {
+    repo.users()
+        .find_by_id(user_id)
+        .await?
+        .ok_or(AccountError::UnknownUserId(user_id))
 }
 
 /// Create a user with an optional password and verified emails, and queue its provisioning
@@ -169,16 +200,16 @@ pub async fn set_password(
     store: &Store,
     clock: &dyn Clock,
     passwords: &PasswordHasher,
-    username: &str,
+    user: &User,
     password: &str,
     check_complexity: bool,
 ) -> Result<User, AccountError> {
     if check_complexity {
-        passwords.check_complexity(password, &[username])?;
+        passwords.check_complexity(password, &[&user.username])?;
     }
     let (version, hashed_password) = passwords.hash(password).await?;
     let mut repo = store.repo().await?;
-    let user = find_user(&mut repo, username).await?;
+    let user = user_in(&mut repo, user.id).await?;
     repo.passwords()
         .add(&UserPassword {
             id: new_id(clock),
@@ -191,43 +222,6 @@ pub async fn set_password(
         .await?;
     repo.save().await?;
     Ok(user)
-}
-
-/// Check a password against the user's current hash. When the hash was made by an older scheme,
-/// the password is rehashed with the current one and stored as a new row that records what it
-/// upgraded (MAS's `verify_and_upgrade`).
-pub async fn verify_password(
-    store: &Store,
-    clock: &dyn Clock,
-    passwords: &PasswordHasher,
-    user: &User,
-    password: &str,
-) -> Result<(), AccountError> {
-    let current = {
-        let mut reader = store.reader().await?;
-        reader.passwords().active(user.id).await?
-    };
-    let Some(current) = current else {
-        return Err(AccountError::WrongPassword);
-    };
-    let upgraded = passwords
-        .verify_and_upgrade(current.version, &current.hashed_password, password)
-        .await?;
-    if let Some((version, hashed_password)) = upgraded {
-        let mut repo = store.repo().await?;
-        repo.passwords()
-            .add(&UserPassword {
-                id: new_id(clock),
-                user_id: user.id,
-                hashed_password,
-                version,
-                upgraded_from_id: Some(current.id),
-                created_at: clock.now(),
-            })
-            .await?;
-        repo.save().await?;
-    }
-    Ok(())
 }
 
 async fn add_email_in(
@@ -257,12 +251,12 @@ async fn add_email_in(
 pub async fn add_email(
     store: &Store,
     clock: &dyn Clock,
-    username: &str,
+    user_id: ulid::Ulid,
     email: &str,
 ) -> Result<UserEmail, AccountError> {
     validate_email(email)?;
     let mut repo = store.repo().await?;
-    let user = find_user(&mut repo, username).await?;
+    let user = user_in(&mut repo, user_id).await?;
     let added = add_email_in(&mut repo, clock, &user, email).await?;
     repo.jobs().push(clock, &Job::provision(user.id)).await?;
     repo.save().await?;
@@ -296,7 +290,7 @@ pub async fn finish_compat_session(
     clock: &dyn Clock,
     id: ulid::Ulid,
 ) -> Result<CompatSession, AccountError> {
-    crate::compat_sessions::finish(store, clock, id)
+    crate::services::compat_sessions::finish(store, clock, id)
         .await?
         .ok_or(AccountError::UnknownCompatSession(id))
 }
@@ -306,11 +300,11 @@ pub async fn finish_compat_session(
 pub async fn set_display_name(
     store: &Store,
     clock: &dyn Clock,
-    username: &str,
+    user_id: ulid::Ulid,
     display_name: Option<String>,
 ) -> Result<User, AccountError> {
     let mut repo = store.repo().await?;
-    let user = find_user(&mut repo, username).await?;
+    let user = user_in(&mut repo, user_id).await?;
     repo.jobs()
         .push(
             clock,
@@ -324,9 +318,15 @@ pub async fn set_display_name(
     Ok(user)
 }
 
-pub async fn set_admin(store: &Store, username: &str, admin: bool) -> Result<User, AccountError> {
+/// Allow or stop the user requesting admin scopes. Demoting takes effect on the tokens the user
+/// already holds at once (see `access::effective_scope`).
+pub async fn set_admin(
+    store: &Store,
+    user_id: ulid::Ulid,
+    admin: bool,
+) -> Result<User, AccountError> {
     let mut repo = store.repo().await?;
-    let mut user = find_user(&mut repo, username).await?;
+    let mut user = user_in(&mut repo, user_id).await?;
     repo.users().set_can_request_admin(&mut user, admin).await?;
     repo.save().await?;
     Ok(user)
@@ -337,39 +337,37 @@ pub async fn set_admin(store: &Store, username: &str, admin: bool) -> Result<Use
 pub async fn lock_user(
     store: &Store,
     clock: &dyn Clock,
-    username: &str,
+    user_id: ulid::Ulid,
     deactivate: bool,
 ) -> Result<User, AccountError> {
-    lock_and_maybe_deactivate(store, clock, username, deactivate.then_some(false)).await
+    lock_and_maybe_deactivate(store, clock, user_id, deactivate.then_some(false)).await
 }
 
-/// Deactivate the user: lock it, end its sessions, and queue the deactivation in the homeserver
-/// (with GDPR erasure when `hs_erase`). MAS's admin API does the same.
+/// Deactivate the user: lock it, end every session (personal ones too, as MAS does), and queue
+/// the deactivation in the homeserver (with GDPR erasure when `hs_erase`).
 pub async fn deactivate_user(
     store: &Store,
     clock: &dyn Clock,
-    username: &str,
+    user_id: ulid::Ulid,
     hs_erase: bool,
 ) -> Result<User, AccountError> {
-    lock_and_maybe_deactivate(store, clock, username, Some(hs_erase)).await
+    lock_and_maybe_deactivate(store, clock, user_id, Some(hs_erase)).await
 }
 
 /// `deactivate`: `None` to only lock, `Some(hs_erase)` to deactivate too.
 async fn lock_and_maybe_deactivate(
     store: &Store,
     clock: &dyn Clock,
-    username: &str,
+    user_id: ulid::Ulid,
     deactivate: Option<bool>,
 ) -> Result<User, AccountError> {
     let mut repo = store.repo().await?;
-    let mut user = find_user(&mut repo, username).await?;
+    let mut user = user_in(&mut repo, user_id).await?;
     repo.users().lock(&mut user, clock.now()).await?;
     repo.jobs().push(clock, &Job::provision(user.id)).await?;
     if let Some(hs_erase) = deactivate {
         repo.users().deactivate(&mut user, clock.now()).await?;
-        repo.compat()
-            .finish_all_sessions(user.id, clock.now())
-            .await?;
+        sessions::end_all(&mut repo, clock, user.id, Kinds::All).await?;
         repo.jobs()
             .push(
                 clock,
@@ -389,10 +387,10 @@ async fn lock_and_maybe_deactivate(
 pub async fn reactivate_user(
     store: &Store,
     clock: &dyn Clock,
-    username: &str,
+    user_id: ulid::Ulid,
 ) -> Result<User, AccountError> {
     let mut repo = store.repo().await?;
-    let mut user = find_user(&mut repo, username).await?;
+    let mut user = user_in(&mut repo, user_id).await?;
     if user.deactivated_at.is_some() {
         repo.users().reactivate(&mut user).await?;
         repo.jobs()
@@ -407,11 +405,11 @@ pub async fn reactivate_user(
 pub async fn unlock_user(
     store: &Store,
     clock: &dyn Clock,
-    username: &str,
+    user_id: ulid::Ulid,
     reactivate: bool,
 ) -> Result<User, AccountError> {
     let mut repo = store.repo().await?;
-    let mut user = find_user(&mut repo, username).await?;
+    let mut user = user_in(&mut repo, user_id).await?;
     repo.users().unlock(&mut user).await?;
     if reactivate && user.deactivated_at.is_some() {
         repo.users().reactivate(&mut user).await?;
@@ -424,29 +422,30 @@ pub async fn unlock_user(
     Ok(user)
 }
 
-/// Finish every session of the user and queue a device sync. With `dry_run`, only count them.
+/// End every compat, OAuth 2.0 and browser session of the user (MAS's `kill-sessions`; personal
+/// sessions stay) and queue a device sync. With `dry_run`, only list them.
 pub async fn kill_sessions(
     store: &Store,
     clock: &dyn Clock,
-    username: &str,
+    user_id: ulid::Ulid,
     dry_run: bool,
-) -> Result<Vec<CompatSession>, AccountError> {
-    let mut repo = store.repo().await?;
-    let user = find_user(&mut repo, username).await?;
-    let sessions = repo.compat().active_sessions(user.id).await?;
-    if !dry_run {
-        repo.compat()
-            .finish_all_sessions(user.id, clock.now())
-            .await?;
-        repo.jobs()
-            .push(clock, &Job::SyncDevices { user_id: user.id })
-            .await?;
-        repo.save().await?;
+) -> Result<EndedSessions, AccountError> {
+    if dry_run {
+        let mut reader = store.reader().await?;
+        if reader.users().find_by_id(user_id).await?.is_none() {
+            return Err(AccountError::UnknownUserId(user_id));
+        }
+        return Ok(sessions::open_sessions(&mut reader, user_id, Kinds::SignedIn).await?);
     }
-    Ok(sessions)
+    let mut repo = store.repo().await?;
+    let user = user_in(&mut repo, user_id).await?;
+    let ended = sessions::end_all(&mut repo, clock, user.id, Kinds::SignedIn).await?;
+    repo.save().await?;
+    Ok(ended)
 }
 
 /// A new compat session with a non-expiring `mct_` token, for admins and scripts.
+#[derive(Clone)]
 pub struct IssuedCompatToken {
     pub session: CompatSession,
     pub access_token: String,
@@ -456,7 +455,7 @@ pub async fn issue_compat_token(
     store: &Store,
     clock: &dyn Clock,
     rng: &mut (impl Rng + Send),
-    username: &str,
+    user_id: ulid::Ulid,
     device_id: Option<String>,
     synapse_admin: bool,
 ) -> Result<IssuedCompatToken, AccountError> {
@@ -469,7 +468,10 @@ pub async fn issue_compat_token(
     };
     let access_token = TokenType::CompatAccessToken.generate(rng);
     let mut repo = store.repo().await?;
-    let user = find_user(&mut repo, username).await?;
+    let user = user_in(&mut repo, user_id).await?;
+    if synapse_admin && !user.can_request_admin {
+        return Err(AccountError::AdminScopeNotAllowed(user.username));
+    }
     let session = CompatSession {
         id: new_id(clock),
         user_id: user.id,
@@ -490,6 +492,7 @@ pub async fn issue_compat_token(
                 session_id: session.id,
                 created_at: clock.now(),
                 expires_at: None,
+                first_used_at: None,
             },
             &access_token,
         )
@@ -506,6 +509,7 @@ pub async fn issue_compat_token(
 }
 
 /// A new personal session and its `mpt_` token (shown once; only its digest is stored).
+#[derive(Clone)]
 pub struct IssuedPersonalToken {
     pub session: PersonalSession,
     pub token: PersonalAccessToken,
@@ -516,31 +520,22 @@ pub struct IssuedPersonalToken {
 #[derive(Debug, Clone)]
 pub struct PersonalTokenRequest {
     /// The user the token acts as.
-    pub actor_username: String,
+    pub actor_user_id: ulid::Ulid,
     /// Who made it: a user (an admin) or `None` for the actor itself.
     pub owner_user_id: Option<ulid::Ulid>,
     pub human_name: String,
-    pub scopes: Vec<String>,
+    pub scope: Scope,
     pub expires_in: Option<chrono::Duration>,
 }
 
-fn check_scopes(scopes: &[String], actor: &User) -> Result<(), AccountError> {
+/// A personal session needs some scope; admin scopes need a user who may request them.
+fn check_scope(scope: &Scope, actor: &User) -> Result<(), AccountError> {
     use crate::domain::scopes::{MAS_ADMIN, SYNAPSE_ADMIN};
-    if scopes.is_empty() {
+    if scope.is_empty() {
         return Err(AccountError::NoScope);
     }
-    for scope in scopes {
-        // RFC 6749 §3.3 scope-token characters.
-        let valid = !scope.is_empty()
-            && scope
-                .bytes()
-                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
-        if !valid {
-            return Err(AccountError::InvalidScope(scope.clone()));
-        }
-        if (scope == MAS_ADMIN || scope == SYNAPSE_ADMIN) && !actor.can_request_admin {
-            return Err(AccountError::AdminScopeNotAllowed(actor.username.clone()));
-        }
+    if (scope.contains(MAS_ADMIN) || scope.contains(SYNAPSE_ADMIN)) && !actor.can_request_admin {
+        return Err(AccountError::AdminScopeNotAllowed(actor.username.clone()));
     }
     Ok(())
 }
@@ -553,19 +548,17 @@ pub async fn issue_personal_token(
     rng: &mut (impl Rng + Send),
     request: PersonalTokenRequest,
 ) -> Result<IssuedPersonalToken, AccountError> {
-    let mut scopes = request.scopes;
-    scopes.dedup();
     let access_token = TokenType::PersonalAccessToken.generate(rng);
     let mut repo = store.repo().await?;
-    let actor = find_user(&mut repo, &request.actor_username).await?;
-    check_scopes(&scopes, &actor)?;
+    let actor = user_in(&mut repo, request.actor_user_id).await?;
+    check_scope(&request.scope, &actor)?;
     let session = PersonalSession {
         id: new_id(clock),
         owner_user_id: Some(request.owner_user_id.unwrap_or(actor.id)),
         owner_client_id: None,
         actor_user_id: actor.id,
         human_name: request.human_name,
-        scopes,
+        scope: request.scope,
         created_at: clock.now(),
         revoked_at: None,
         last_active_at: None,

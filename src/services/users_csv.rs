@@ -9,9 +9,9 @@
 use std::io::{Read, Write};
 
 use crate::{
-    accounts::{self, AccountError, Registration},
     crypto::passwords::PasswordHasher,
     domain::{Clock, users::User},
+    services::accounts::{self, AccountError, Registration},
     store::{Store, StoreError, pagination::Pagination, users::UserFilter},
 };
 
@@ -41,6 +41,20 @@ pub enum CsvError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+/// Characters that make a spreadsheet read a cell as a formula (OWASP's "CSV injection").
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A field as exported: one that a spreadsheet would run as a formula (a username may start
+/// with `=`, `+` or `-`) gets a leading `'`, which spreadsheets show as text. [`field`] takes it
+/// off again on import, so an export still imports as it is.
+fn spreadsheet_safe(value: &str) -> String {
+    if value.starts_with(FORMULA_STARTS) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    }
 }
 
 fn yes_no(value: bool) -> &'static str {
@@ -78,17 +92,20 @@ pub async fn export_users<W: Write>(
                 Some(password) => (password.hashed_password, password.version.to_string()),
                 None => (String::new(), String::new()),
             };
-            writer.write_record([
-                user.username.as_str(),
-                &user.created_at.to_rfc3339(),
-                yes_no(user.can_request_admin),
-                yes_no(user.locked_at.is_some()),
-                yes_no(user.deactivated_at.is_some()),
-                yes_no(user.is_guest),
-                &emails.join(";"),
-                &hash,
-                &version,
-            ])?;
+            writer.write_record(
+                [
+                    user.username.as_str(),
+                    &user.created_at.to_rfc3339(),
+                    yes_no(user.can_request_admin),
+                    yes_no(user.locked_at.is_some()),
+                    yes_no(user.deactivated_at.is_some()),
+                    yes_no(user.is_guest),
+                    &emails.join(";"),
+                    &hash,
+                    &version,
+                ]
+                .map(spreadsheet_safe),
+            )?;
             done += 1;
             progress(done, total.max(done));
         }
@@ -176,10 +193,15 @@ impl Columns {
 }
 
 fn field(record: &csv::StringRecord, column: Option<usize>) -> &str {
-    column
+    let value = column
         .and_then(|column| record.get(column))
         .map(str::trim)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    // Undo `spreadsheet_safe`.
+    match value.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => value,
+    }
 }
 
 fn parse_bool(text: &str) -> Result<bool, String> {
@@ -257,15 +279,22 @@ async fn import_row(
         }
         (_, true, true) => None,
         (true, false, false) => match version.parse::<u16>() {
-            Ok(version) if (1..=passwords.current_version()).contains(&version) => {
-                Some((version, hash.to_owned()))
-            }
-            _ => {
+            // A hash that would not verify (malformed, or asking for absurd work) would make
+            // every later sign-in of this user fail: refuse it now, with the reason.
+            Ok(version) => match passwords.check_hash(version, hash) {
+                Ok(()) => Some((version, hash.to_owned())),
+                Err(error) => {
+                    return Ok(result(
+                        ImportStatus::Error,
+                        Some(format!("password_hash: {error}")),
+                    ));
+                }
+            },
+            Err(_) => {
                 return Ok(result(
                     ImportStatus::Error,
                     Some(format!(
-                        "password_version {version:?} is not a configured scheme version (1 to {})",
-                        passwords.current_version()
+                        "password_version {version:?} is not a configured scheme version"
                     )),
                 ));
             }

@@ -8,7 +8,10 @@ use rand::Rng;
 use ulid::Ulid;
 
 use crate::{
-    domain::{Clock, ids::new_id, tokens::random_alphanumeric, users::User},
+    domain::{
+        Clock, browser_sessions::BrowserSessionLimits, ids::new_id, tokens::random_alphanumeric,
+        users::User,
+    },
     store::{Store, StoreError, compat_sso::CompatSsoLogin},
 };
 
@@ -67,10 +70,13 @@ pub async fn fulfil(
     Ok(Some((login, login_token)))
 }
 
-/// Exchange a login token for the user it was confirmed by (once, within the window).
+/// Exchange a login token for the user it was confirmed by: once, within the window, and only
+/// while the browser session that confirmed it is still open (a sign-out, an expired session or
+/// ending the user's sessions in between makes the token worthless).
 pub async fn exchange(
     store: &Store,
     clock: &dyn Clock,
+    limits: &BrowserSessionLimits,
     login_token: &str,
 ) -> Result<Option<User>, StoreError> {
     let now = clock.now();
@@ -90,6 +96,11 @@ pub async fn exchange(
     let Some(browser) = repo.browser_sessions().find(user_session_id).await? else {
         return Ok(None);
     };
+    if !browser.is_open(now, limits) {
+        // Keep it exchanged: a closed session's token must not be tried again.
+        repo.save().await?;
+        return Ok(None);
+    }
     let user = repo.users().find_by_id(browser.user_id).await?;
     repo.save().await?;
     Ok(user)

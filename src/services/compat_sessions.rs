@@ -8,7 +8,7 @@ use rand::Rng;
 use crate::{
     domain::{
         Clock,
-        compat::{CompatAccessToken, CompatRefreshToken, CompatSession},
+        compat::{CompatAccessToken, CompatRefreshToken, CompatSession, RefreshDecision},
         ids::new_id,
         jobs::Job,
         tokens::TokenType,
@@ -77,6 +77,7 @@ pub async fn start(
         session_id: session.id,
         created_at: now,
         expires_at: request.refreshable.map(|ttl| now + ttl),
+        first_used_at: None,
     };
     repo.compat()
         .add_access_token(&access, &access_token)
@@ -88,6 +89,7 @@ pub async fn start(
             access_token_id: access.id,
             created_at: now,
             consumed_at: None,
+            next_id: None,
         };
         repo.compat()
             .add_refresh_token(&refresh, refresh_token)
@@ -107,12 +109,18 @@ pub async fn start(
 pub enum RefreshError {
     #[error("unknown, used or revoked refresh token")]
     Invalid,
+    /// A consumed refresh token came back after its successor was used: the session was ended
+    /// (its device goes away in the homeserver once the queued sync runs).
+    #[error("a replaced refresh token was presented again; the session was ended")]
+    Replayed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 /// Rotate a refresh token: a new access/refresh pair; the presented refresh token is consumed
-/// and the access token it belonged to stops working.
+/// and the access token it belonged to stops working. A token presented again is handled as
+/// [`RefreshDecision`] says: rotated again if its successor is untouched, else the session
+/// ends (RFC 9700 §4.14.2).
 pub async fn refresh(
     store: &Store,
     clock: &dyn Clock,
@@ -130,42 +138,90 @@ pub async fn refresh(
     let Some(old) = repo.compat().find_refresh_token(presented).await? else {
         return Err(RefreshError::Invalid);
     };
-    let Some(session) = repo.compat().find_session(old.session_id).await? else {
+    let Some(mut session) = repo.compat().find_session(old.session_id).await? else {
         return Err(RefreshError::Invalid);
     };
     let Some(user) = repo.users().find_by_id(session.user_id).await? else {
         return Err(RefreshError::Invalid);
     };
-    if old.consumed_at.is_some() || session.is_finished() || !user.is_active() {
+    if session.is_finished() || !user.is_active() {
         return Err(RefreshError::Invalid);
     }
-    // Conditional update: of two concurrent refreshes with the same token only one wins.
-    if !repo.compat().consume_refresh_token(old.id, now).await? {
-        return Err(RefreshError::Invalid);
+    let successor = match (old.consumed_at, old.next_id) {
+        (None, _) => None,
+        (Some(_), Some(next)) => repo.compat().find_refresh_token_by_id(next).await?,
+        // Consumed before successors were recorded: nothing to compare with; refuse.
+        (Some(_), None) => return Err(RefreshError::Invalid),
+    };
+    let successor_used = match &successor {
+        Some(next) => {
+            next.consumed_at.is_some()
+                || repo
+                    .compat()
+                    .access_token_first_used(next.access_token_id)
+                    .await?
+                    .is_some()
+        }
+        None => false,
+    };
+    let next = CompatRefreshToken {
+        id: new_id(clock),
+        session_id: session.id,
+        access_token_id: new_id(clock),
+        created_at: now,
+        consumed_at: None,
+        next_id: None,
+    };
+    match RefreshDecision::for_token(&old, successor_used) {
+        RefreshDecision::Rotate => {
+            // Conditional update: of two concurrent refreshes with the same token only one wins.
+            if !repo
+                .compat()
+                .consume_refresh_token(old.id, next.id, now)
+                .await?
+            {
+                return Err(RefreshError::Invalid);
+            }
+        }
+        RefreshDecision::RotateAgain => {
+            let Some(successor) = successor else {
+                return Err(RefreshError::Invalid);
+            };
+            if !repo
+                .compat()
+                .repoint_refresh_token(old.id, successor.id, next.id)
+                .await?
+            {
+                return Err(RefreshError::Invalid);
+            }
+            repo.compat()
+                .withdraw_refresh_token(&successor, now)
+                .await?;
+        }
+        RefreshDecision::Replay => {
+            repo.compat().finish_session(&mut session, now).await?;
+            repo.jobs()
+                .push(clock, &Job::SyncDevices { user_id: user.id })
+                .await?;
+            repo.save().await?;
+            return Err(RefreshError::Replayed);
+        }
     }
     repo.compat()
         .expire_access_token(old.access_token_id, now)
         .await?;
     let access = CompatAccessToken {
-        id: new_id(clock),
+        id: next.access_token_id,
         session_id: session.id,
         created_at: now,
         expires_at: Some(now + ttl),
+        first_used_at: None,
     };
     repo.compat()
         .add_access_token(&access, &access_token)
         .await?;
     repo.compat()
-        .add_refresh_token(
-            &CompatRefreshToken {
-                id: new_id(clock),
-                session_id: session.id,
-                access_token_id: access.id,
-                created_at: now,
-                consumed_at: None,
-            },
-            &refresh_token,
-        )
+        .add_refresh_token(&next, &refresh_token)
         .await?;
     repo.save().await?;
     Ok((

@@ -1,0 +1,125 @@
+//! The context each page template is rendered with, as a type: handlers build these, and
+//! `templates check` renders each page with its [`Page::sample`], so the names the check tries
+//! are the names the server passes.
+
+use serde::Serialize;
+
+/// A page context and the template it renders.
+pub trait Page: Serialize {
+    const TEMPLATE: &'static str;
+
+    /// A context with every value set (non-empty, so that `{% if %}` branches are taken), for
+    /// `templates check`. Nothing in it varies between runs.
+    fn sample() -> Self;
+}
+
+/// `service`, in every page: the name shown to people and the base path of the pages.
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    pub name: String,
+    /// `http.public_base`'s path, ending in `/`.
+    pub base: String,
+}
+
+impl Service {
+    fn sample() -> Self {
+        Self {
+            name: "Gatehouse".to_owned(),
+            base: "/".to_owned(),
+        }
+    }
+}
+
+/// `index.html`: who is signed in, with a sign-out form; a sign-in link when `mxid` is empty.
+#[derive(Debug, Serialize)]
+pub struct IndexPage<'a> {
+    pub service: Service,
+    /// Empty when nobody is signed in.
+    pub mxid: &'a str,
+    pub csrf: &'a str,
+}
+
+impl Page for IndexPage<'_> {
+    const TEMPLATE: &'static str = "index.html";
+
+    fn sample() -> Self {
+        Self {
+            service: Service::sample(),
+            mxid: "@alice:example.com",
+            csrf: "sample-csrf-token",
+        }
+    }
+}
+
+/// `login.html`: the username and password form.
+#[derive(Debug, Serialize)]
+pub struct LoginPage<'a> {
+    pub service: Service,
+    pub csrf: &'a str,
+    /// Where to go after signing in (a same-site path).
+    pub next: &'a str,
+    /// What was typed last time, kept after a failed attempt.
+    pub username: &'a str,
+    /// Why the last attempt failed; empty for none.
+    pub error: &'a str,
+}
+
+impl Page for LoginPage<'_> {
+    const TEMPLATE: &'static str = "login.html";
+
+    fn sample() -> Self {
+        Self {
+            service: Service::sample(),
+            csrf: "sample-csrf-token",
+            next: "/complete-compat-sso/01JA8ZQ3XK5W7N2M4P6R9T1V3Y",
+            username: "alice",
+            error: "Wrong username or password.",
+        }
+    }
+}
+
+/// `compat_sso.html`: the signed-in person confirms that a legacy client may sign in.
+#[derive(Debug, Serialize)]
+pub struct CompatSsoPage<'a> {
+    pub service: Service,
+    pub csrf: &'a str,
+    pub mxid: &'a str,
+    /// The host of the client's redirect URI, which is all a person can check it by.
+    pub client_host: &'a str,
+    /// Where the form posts.
+    pub action: &'a str,
+}
+
+impl Page for CompatSsoPage<'_> {
+    const TEMPLATE: &'static str = "compat_sso.html";
+
+    fn sample() -> Self {
+        Self {
+            service: Service::sample(),
+            csrf: "sample-csrf-token",
+            mxid: "@alice:example.com",
+            client_host: "app.example.com",
+            action: "/complete-compat-sso/01JA8ZQ3XK5W7N2M4P6R9T1V3Y",
+        }
+    }
+}
+
+/// `error.html`: what went wrong, for a person.
+#[derive(Debug, Serialize)]
+pub struct ErrorPage<'a> {
+    pub service: Service,
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+impl Page for ErrorPage<'_> {
+    const TEMPLATE: &'static str = "error.html";
+
+    fn sample() -> Self {
+        Self {
+            service: Service::sample(),
+            title: "This sign-in link is not valid",
+            message: "It may have expired or been used already.",
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Every operation that ends (or narrows) access tokens, in one table: the token is introspected
+//! first (so the introspection cache holds its answer), the operation runs, and the very next
+//! introspection says inactive (or no longer admin). On both backends, with the cache on.
+
+use serde_json::{Value, json};
+
+use crate::{common::TestDb, hardening::Setup, on_both_backends};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// What ends the token, and how the next introspection must answer.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    Logout,
+    LogoutAll,
+    Refresh,
+    Lock,
+    Deactivate,
+    KillSessions,
+    KillSessionsFromCli,
+    PasswordResetWithLogout,
+    AdminPasswordResetWithLogout,
+    PersonalSessionRevoke,
+    AdminFinishCompatSession,
+    AdminBulkKillSessions,
+    Demotion,
+}
+
+const EVERY_ENDING: [Ending; 13] = [
+    Ending::Logout,
+    Ending::LogoutAll,
+    Ending::Refresh,
+    Ending::Lock,
+    Ending::Deactivate,
+    Ending::KillSessions,
+    Ending::KillSessionsFromCli,
+    Ending::PasswordResetWithLogout,
+    Ending::AdminPasswordResetWithLogout,
+    Ending::PersonalSessionRevoke,
+    Ending::AdminFinishCompatSession,
+    Ending::AdminBulkKillSessions,
+    Ending::Demotion,
+];
+
+async fn every_token_ending_operation_takes_effect_at_once(db: TestDb) {
+    let setup = Setup::start(&db).await;
+    assert!(
+        setup.server.state.token_cache.ttl() > std::time::Duration::ZERO,
+        "the introspection cache is on"
+    );
+    setup.register("root", true).await;
+    let admin = setup.admin_token("root");
+    let synapse_admin = setup.cli(&[
+        "manage",
+        "issue-compatibility-token",
+        "root",
+        "--yes-i-want-to-grant-synapse-admin-privileges",
+    ]);
+
+    for (n, ending) in EVERY_ENDING.into_iter().enumerate() {
+        let username = format!("user{n}");
+        // Demotion narrows an admin's token; every other case ends a plain user's.
+        setup
+            .register(&username, matches!(ending, Ending::Demotion))
+            .await;
+        let user_id = setup.user_id(&admin, &username).await;
+        let (token, refresh_token) = match ending {
+            Ending::PersonalSessionRevoke => {
+                let (status, body) = setup
+                    .request(
+                        reqwest::Method::POST,
+                        "/api/admin/v1/personal-sessions",
+                        &admin,
+                        Some(json!({"actor_user_id": user_id, "human_name": "script", "scope": "urn:matrix:client:api:*"})),
+                    )
+                    .await;
+                assert_eq!(status, 201, "{body}");
+                (
+                    body["data"]["attributes"]["access_token"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                    None,
+                )
+            }
+            Ending::Demotion => (
+                setup.cli(&[
+                    "manage",
+                    "issue-compatibility-token",
+                    &username,
+                    "--yes-i-want-to-grant-synapse-admin-privileges",
+                ]),
+                None,
+            ),
+            _ => {
+                let (status, login) = setup
+                    .server
+                    .post_json(
+                        "/_matrix/client/v3/login",
+                        json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": username}, "password": PASSWORD, "refresh_token": true}),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{ending:?}: {login}");
+                (
+                    login["access_token"].as_str().unwrap().to_owned(),
+                    login["refresh_token"].as_str().map(str::to_owned),
+                )
+            }
+        };
+        let before = setup.server.introspect(&token, true).await;
+        assert_eq!(before["active"], true, "{ending:?}: {before}");
+        // Asked twice: the second answer comes from the cache.
+        assert_eq!(setup.server.introspect(&token, true).await, before);
+
+        let user_path = format!("/api/admin/v1/users/{user_id}");
+        let mxid = format!("@{username}:example.test");
+        match ending {
+            Ending::Logout => {
+                let (status, _) = setup
+                    .request(
+                        reqwest::Method::POST,
+                        "/_matrix/client/v3/logout",
+                        &token,
+                        None,
+                    )
+                    .await;
+                assert_eq!(status, 200);
+            }
+            Ending::LogoutAll => {
+                let (status, _) = setup
+                    .request(
+                        reqwest::Method::POST,
+                        "/_matrix/client/v3/logout/all",
+                        &token,
+                        Some(json!({"io.element.only_compat_is_fine": true})),
+                    )
+                    .await;
+                assert_eq!(status, 200);
+            }
+            Ending::Refresh => {
+                let (status, body) = setup
+                    .server
+                    .post_json(
+                        "/_matrix/client/v3/refresh",
+                        json!({"refresh_token": refresh_token.clone().unwrap()}),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{body}");
+            }
+            Ending::Lock => admin_post(&setup, &admin, &format!("{user_path}/lock"), None).await,
+            Ending::Deactivate => {
+                admin_post(&setup, &admin, &format!("{user_path}/deactivate"), None).await
+            }
+            Ending::KillSessions => {
+                let user = gatehouse::services::accounts::find_user(&setup.server.store, &username)
+                    .await
+                    .unwrap();
+                gatehouse::services::accounts::kill_sessions(
+                    &setup.server.store,
+                    &setup.server.clock,
+                    user.id,
+                    false,
+                )
+                .await
+                .unwrap();
+            }
+            Ending::KillSessionsFromCli => {
+                setup.cli(&["manage", "kill-sessions", &username]);
+            }
+            Ending::PasswordResetWithLogout => {
+                let (status, _) = setup
+                    .request(
+                        reqwest::Method::POST,
+                        &format!("/_synapse/admin/v1/reset_password/{mxid}"),
+                        &synapse_admin,
+                        Some(json!({"new_password": "a brand new passphrase", "logout_devices": true})),
+                    )
+                    .await;
+                assert_eq!(status, 200);
+            }
+            Ending::AdminPasswordResetWithLogout => {
+                let (status, _) = setup
+                    .request(
+                        reqwest::Method::PUT,
+                        &format!("/_synapse/admin/v2/users/{mxid}"),
+                        &synapse_admin,
+                        Some(json!({"password": "a brand new passphrase", "logout_devices": true})),
+                    )
+                    .await;
+                assert_eq!(status, 200);
+            }
+            Ending::PersonalSessionRevoke => {
+                let (_, sessions) = setup
+                    .request(
+                        reqwest::Method::GET,
+                        &format!("/api/admin/v1/personal-sessions?filter[actor_user]={user_id}"),
+                        &admin,
+                        None,
+                    )
+                    .await;
+                let id = sessions["data"][0]["id"].as_str().unwrap().to_owned();
+                admin_post(
+                    &setup,
+                    &admin,
+                    &format!("/api/admin/v1/personal-sessions/{id}/revoke"),
+                    None,
+                )
+                .await;
+            }
+            Ending::AdminFinishCompatSession => {
+                let (_, sessions) = setup
+                    .request(
+                        reqwest::Method::GET,
+                        &format!("/api/admin/v1/compat-sessions?filter[user]={user_id}"),
+                        &admin,
+                        None,
+                    )
+                    .await;
+                let id = sessions["data"][0]["id"].as_str().unwrap().to_owned();
+                admin_post(
+                    &setup,
+                    &admin,
+                    &format!("/api/admin/v1/compat-sessions/{id}/finish"),
+                    None,
+                )
+                .await;
+            }
+            Ending::AdminBulkKillSessions => {
+                admin_post(
+                    &setup,
+                    &admin,
+                    "/api/admin/v1/users/bulk",
+                    Some(json!({"action": "kill-sessions", "user_ids": [user_id]})),
+                )
+                .await;
+            }
+            Ending::Demotion => {
+                admin_post(
+                    &setup,
+                    &admin,
+                    &format!("{user_path}/set-admin"),
+                    Some(json!({"admin": false})),
+                )
+                .await;
+            }
+        }
+
+        let after = if matches!(ending, Ending::KillSessionsFromCli) {
+            // Another process: the server learns of it within about a second.
+            setup
+                .introspect_until(&token, |answer| answer["active"] == false)
+                .await
+        } else {
+            setup.server.introspect(&token, true).await
+        };
+        match ending {
+            Ending::Demotion => {
+                assert_eq!(after["active"], true, "{ending:?}");
+                assert!(
+                    !after["scope"]
+                        .as_str()
+                        .unwrap()
+                        .contains("urn:synapse:admin:*"),
+                    "{ending:?}: narrowed at once: {after}"
+                );
+            }
+            _ => assert_eq!(
+                after,
+                json!({"active": false}),
+                "{ending:?}: the token ends at once"
+            ),
+        }
+    }
+}
+
+async fn admin_post(setup: &Setup, admin: &str, path: &str, body: Option<Value>) {
+    let (status, answer) = setup
+        .request(reqwest::Method::POST, path, admin, body)
+        .await;
+    assert!(status < 300, "{path}: {status} {answer}");
+}
+
+on_both_backends!(every_token_ending_operation_takes_effect_at_once);
