@@ -640,9 +640,26 @@ async fn a_bad_stored_hash_is_a_failed_login(db: TestDb) {
         .unwrap();
     assert_eq!(response.status(), 200);
     let report: Value = response.json().await.unwrap();
+    // The row is refused by number and column, and nothing of it is written.
     assert_eq!(report["rows"][0]["status"], "error", "{report}");
+    assert_eq!(report["rows"][0]["row"], 1, "{report}");
+    assert!(
+        report["rows"][0]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.starts_with("password_hash")),
+        "{report}"
+    );
+    let (status, body) = setup
+        .request(
+            reqwest::Method::GET,
+            "/api/admin/v1/users/by-username/mallory",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "nothing was created: {body}");
     let (status, _) = setup.compat_login("mallory", "anything").await;
-    assert_eq!(status, 403, "nothing was created");
+    assert_eq!(status, 403);
     // …and one already in the database (from an older import) fails the login, not the server.
     sqlx::query(
         "UPDATE user_passwords SET hashed_password = 'not a hash' WHERE user_id IN
@@ -656,6 +673,54 @@ async fn a_bad_stored_hash_is_a_failed_login(db: TestDb) {
         assert_eq!(status, 403, "{body}");
         assert_eq!(body["errcode"], "M_FORBIDDEN");
     }
+}
+
+/// Defect 5: an offset or limit beyond what the databases take made the Synapse admin user
+/// list a 500; any bad number is a 400 M_INVALID_PARAM.
+async fn synapse_admin_list_refuses_bad_numbers(db: TestDb) {
+    let setup = Setup::start(&db).await;
+    setup.register("root", true).await;
+    let token = setup.cli(&[
+        "manage",
+        "issue-compatibility-token",
+        "root",
+        "ROOTDEVICE",
+        "--yes-i-want-to-grant-synapse-admin-privileges",
+    ]);
+    let list = |query: &'static str| {
+        let setup = &setup;
+        let token = &token;
+        async move {
+            setup
+                .request(
+                    reqwest::Method::GET,
+                    &format!("/_synapse/admin/v2/users?{query}"),
+                    token,
+                    None,
+                )
+                .await
+        }
+    };
+    for query in [
+        "from=18446744073709551615",
+        "from=9223372036854775808",
+        "limit=18446744073709551615",
+        "limit=9223372036854775808",
+        "from=-1",
+        "limit=-5",
+        "from=ten",
+        "limit=1e3",
+        "from=",
+    ] {
+        let (status, body) = list(query).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["errcode"], "M_INVALID_PARAM", "{query}: {body}");
+    }
+    // The largest offset the databases take is an empty page, not an error.
+    let (status, body) = list("from=9223372036854775807&limit=9223372036854775807").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["users"], json!([]));
+    assert_eq!(body["total"], 1);
 }
 
 /// Defect 9: a stored hash asking for absurd work (here argon2 with 1 GiB of memory) must not
@@ -875,6 +940,7 @@ on_both_backends!(
     next_never_leaves_the_origin,
     pages_refuse_framing_and_caching,
     a_bad_stored_hash_is_a_failed_login,
+    synapse_admin_list_refuses_bad_numbers,
     a_hash_with_absurd_parameters_is_refused,
     login_limits_key_ipv6_by_64,
     failed_logins_take_the_same_time,

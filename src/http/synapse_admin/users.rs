@@ -68,13 +68,19 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> MatrixResult<Json<Value>> {
     require_admin(&state, req).await?;
+    // The databases take a signed 64-bit OFFSET/LIMIT: a larger number is refused here, as a
+    // bad parameter, rather than failing the query.
     let number = |name: &str, value: &Option<String>, default: u64| -> MatrixResult<u64> {
         value.as_deref().map_or(Ok(default), |text| {
-            text.parse::<u64>().map_err(|_| {
-                MatrixError::invalid(format!(
-                    "Query parameter {name} must be a non-negative integer"
-                ))
-            })
+            text.parse::<i64>()
+                .ok()
+                .and_then(|number| u64::try_from(number).ok())
+                .ok_or_else(|| {
+                    MatrixError::invalid(format!(
+                        "Query parameter {name} must be an integer from 0 to {}",
+                        i64::MAX
+                    ))
+                })
         })
     };
     let offset = number("from", &params.from, 0)?;
