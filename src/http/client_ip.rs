@@ -1,7 +1,7 @@
 //! The client's address: the TCP peer, or the `X-Forwarded-For` entry added by the last trusted
-//! proxy when the peer is one of `http.trusted_proxies`.
+//! proxy when the peer is one of `http.trusted_proxies` or comes through a UNIX socket.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use poem::Request;
 
@@ -60,32 +60,56 @@ pub fn parse_networks(entries: &[String]) -> Vec<Network> {
         .collect()
 }
 
-/// The client's IP for rate limiting and session records.
+/// The client's IP for rate limiting and session records. `None` for a client of a UNIX-socket
+/// listener whose proxy named no address: such clients share one rate-limit bucket.
 pub fn client_ip(req: &Request, trusted: &[Network]) -> Option<IpAddr> {
-    let peer = match req.remote_addr().0 {
-        poem::Addr::SocketAddr(addr) => Some(addr.ip()),
-        _ => None,
-    };
     let from_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
-    match peer {
-        Some(peer) if from_trusted(peer) => {
-            // Walk X-Forwarded-For from the right, skipping our own proxies.
-            let forwarded = req
-                .headers()
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-                .collect::<Vec<_>>();
-            forwarded
-                .into_iter()
-                .rev()
-                .find(|ip| !from_trusted(*ip))
-                .or(Some(peer))
+    match &req.remote_addr().0 {
+        poem::Addr::SocketAddr(addr) if from_trusted(addr.ip()) => {
+            Some(forwarded_client(req, Some(addr.ip()), from_trusted).unwrap_or(addr.ip()))
         }
-        other => other,
+        poem::Addr::SocketAddr(addr) => Some(addr.ip()),
+        // Only local processes reach a UNIX socket (its mode says which): it is the reverse
+        // proxy, trusted like one listed in `http.trusted_proxies`.
+        poem::Addr::Unix(_) => forwarded_client(req, None, from_trusted),
+        poem::Addr::Custom(..) => None,
     }
+}
+
+/// Walk `X-Forwarded-For` from the right: each trusted hop vouches for the entry before it, so
+/// the first untrusted entry is the client. An entry that does not parse stops the walk: what
+/// lies before it was written by someone no trusted hop vouches for, so the client is the last
+/// trusted hop (`peer`, or the last trusted entry).
+fn forwarded_client(
+    req: &Request,
+    peer: Option<IpAddr>,
+    from_trusted: impl Fn(IpAddr) -> bool,
+) -> Option<IpAddr> {
+    let mut entries: Vec<Option<IpAddr>> = Vec::new();
+    for value in req.headers().get_all("x-forwarded-for") {
+        match value.to_str() {
+            Ok(text) => entries.extend(text.split(',').map(parse_entry)),
+            Err(_) => entries.push(None),
+        }
+    }
+    let mut last_trusted = peer;
+    for entry in entries.into_iter().rev() {
+        match entry {
+            Some(ip) if from_trusted(ip) => last_trusted = Some(ip),
+            Some(ip) => return Some(ip),
+            None => return last_trusted,
+        }
+    }
+    last_trusted
+}
+
+/// One `X-Forwarded-For` entry: an address, or an address with a port (some proxies add it).
+fn parse_entry(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
 }
 
 #[cfg(test)]
@@ -108,5 +132,77 @@ mod tests {
             )
         );
         assert!(Network::parse("nonsense").is_none());
+    }
+
+    fn request(peer: poem::Addr, forwarded: &[&str]) -> Request {
+        let mut builder = poem::http::Request::builder();
+        for value in forwarded {
+            builder = builder.header("x-forwarded-for", *value);
+        }
+        let (parts, ()) = builder.body(()).expect("request").into_parts();
+        let parts = poem::RequestParts::from((
+            parts,
+            poem::web::LocalAddr(poem::Addr::default()),
+            poem::web::RemoteAddr(peer),
+            poem::http::uri::Scheme::HTTP,
+        ));
+        Request::from_parts(parts, poem::Body::empty())
+    }
+
+    fn tcp(ip: &str) -> poem::Addr {
+        poem::Addr::SocketAddr(SocketAddr::new(ip.parse().expect("ip"), 4000))
+    }
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        Some(text.parse().expect("ip"))
+    }
+
+    #[test]
+    fn forwarded_for_is_walked_from_the_right() {
+        let trusted = parse_networks(&["10.0.0.0/8".to_owned()]);
+        let walk =
+            |peer: &str, forwarded: &[&str]| client_ip(&request(tcp(peer), forwarded), &trusted);
+        assert_eq!(walk("10.0.0.1", &["192.0.2.9, 10.0.0.2"]), ip("192.0.2.9"));
+        assert_eq!(
+            walk("10.0.0.1", &["198.51.100.1", "192.0.2.9, 10.0.0.2"]),
+            ip("192.0.2.9"),
+            "an entry before the client's is the client's own claim"
+        );
+        assert_eq!(walk("10.0.0.1", &["192.0.2.9:5555"]), ip("192.0.2.9"));
+        assert_eq!(walk("10.0.0.1", &[]), ip("10.0.0.1"));
+        assert_eq!(
+            walk("192.0.2.50", &["198.51.100.1"]),
+            ip("192.0.2.50"),
+            "an untrusted peer is the client, whatever it says"
+        );
+    }
+
+    #[test]
+    fn an_unparsable_entry_stops_the_walk_at_the_last_trusted_hop() {
+        let trusted = parse_networks(&["10.0.0.0/8".to_owned()]);
+        let walk =
+            |peer: &str, forwarded: &[&str]| client_ip(&request(tcp(peer), forwarded), &trusted);
+        assert_eq!(walk("10.0.0.1", &["198.51.100.7, garbage"]), ip("10.0.0.1"));
+        assert_eq!(
+            walk("10.0.0.1", &["198.51.100.7, unknown, 10.0.0.2"]),
+            ip("10.0.0.2")
+        );
+        assert_eq!(walk("10.0.0.1", &["198.51.100.7", ""]), ip("10.0.0.1"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unix_socket_clients_are_named_by_the_proxy() {
+        let trusted = parse_networks(&["10.0.0.0/8".to_owned()]);
+        let peer = || {
+            let (a, _b) = std::os::unix::net::UnixStream::pair().expect("pair");
+            let addr = tokio::net::unix::SocketAddr::from(a.local_addr().expect("addr"));
+            poem::Addr::Unix(std::sync::Arc::new(addr))
+        };
+        let walk = |forwarded: &[&str]| client_ip(&request(peer(), forwarded), &trusted);
+        assert_eq!(walk(&["192.0.2.9"]), ip("192.0.2.9"));
+        assert_eq!(walk(&["192.0.2.9, 10.0.0.2"]), ip("192.0.2.9"));
+        assert_eq!(walk(&[]), None, "no address: the socket's shared bucket");
+        assert_eq!(walk(&["192.0.2.9, garbage"]), None);
     }
 }

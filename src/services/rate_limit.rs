@@ -99,6 +99,24 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 }
 
+/// Whom a per-client limit counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClientKey {
+    /// A client address, as [`address_key`] groups them.
+    Address(IpAddr),
+    /// The clients of UNIX-socket listeners whose proxy named no address: one shared bucket,
+    /// so they are limited together rather than not at all.
+    UnixSocket,
+}
+
+impl ClientKey {
+    /// The key of a client whose address is `ip` (`None`: a UNIX-socket client with no
+    /// `X-Forwarded-For`, see [`crate::http::client_ip::client_ip`]).
+    pub fn of(ip: Option<IpAddr>) -> Self {
+        ip.map_or(Self::UnixSocket, |ip| Self::Address(address_key(ip)))
+    }
+}
+
 /// The key an address is limited under: IPv4 addresses one by one (IPv4-mapped IPv6 ones as
 /// IPv4), IPv6 by /64, the smallest block a site is usually given, so one host cannot take a
 /// fresh budget from each of its 2^64 addresses.

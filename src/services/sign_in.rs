@@ -25,7 +25,7 @@ use crate::{
         ids::new_id,
         users::{User, localpart_from_identifier},
     },
-    services::rate_limit::{RateLimiter, address_key},
+    services::rate_limit::{ClientKey, RateLimiter},
     store::{Store, StoreError, passwords::UserPassword},
 };
 
@@ -59,7 +59,7 @@ pub enum LoginError {
 
 /// The rate limiters of `rate_limiting.login`.
 pub struct LoginLimits {
-    per_ip: RateLimiter<IpAddr>,
+    per_ip: RateLimiter<ClientKey>,
     per_account: RateLimiter<String>,
 }
 
@@ -72,9 +72,10 @@ impl LoginLimits {
     }
 }
 
-/// The longest identifier worth looking up: a username is at most 255 bytes, and a full Matrix
-/// ID adds `@`, `:` and a server name. Longer input can name no account.
-const MAX_IDENTIFIER_LENGTH: usize = 512;
+/// The longest identifier worth looking up: a Matrix user ID, `@`, server name and all, is at
+/// most 255 bytes (Matrix spec, "User Identifiers"), and a bare localpart is shorter still.
+/// Longer input can name no account.
+pub const MAX_IDENTIFIER_LENGTH: usize = 255;
 /// Users whose stored hash was refused are logged once each (per process), not per attempt.
 const MAX_LOGGED_BAD_HASHES: usize = 10_000;
 
@@ -107,7 +108,8 @@ impl PasswordSignIn {
         }
     }
 
-    /// Sign in with a username (or `@user:server`) and a password, from `ip` when known.
+    /// Sign in with a username (or `@user:server`) and a password, from `ip` (`None`: a
+    /// UNIX-socket client that named no address; those share one per-client bucket).
     pub async fn authenticate_password(
         &self,
         identifier: &str,
@@ -118,12 +120,10 @@ impl PasswordSignIn {
             return Err(LoginError::PasswordsDisabled);
         }
         let now = Instant::now();
-        if let Some(ip) = ip {
-            self.limits
-                .per_ip
-                .check(&address_key(ip), now)
-                .map_err(|retry_after| LoginError::RateLimited { retry_after })?;
-        }
+        self.limits
+            .per_ip
+            .check(&ClientKey::of(ip), now)
+            .map_err(|retry_after| LoginError::RateLimited { retry_after })?;
         let identifier = identifier.trim();
         if identifier.len() > MAX_IDENTIFIER_LENGTH {
             // No account has such a name; it must not become a limiter key either.

@@ -775,6 +775,110 @@ async fn login_limits_key_ipv6_by_64(db: TestDb) {
     assert_eq!(statuses, [403, 403, 429], "one /64 shares one budget");
 }
 
+/// A wrong-password compat login from `forwarded` (an `X-Forwarded-For` value) through `http`.
+async fn wrong_login(
+    http: &reqwest::Client,
+    url: &str,
+    user: &str,
+    forwarded: Option<&str>,
+) -> u16 {
+    let mut request = http.post(format!("{url}/_matrix/client/v3/login")).json(
+        &json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": "wrong"}),
+    );
+    if let Some(forwarded) = forwarded {
+        request = request.header("x-forwarded-for", forwarded);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// Defect 6: an identifier longer than any user ID was the per-account limiter's key, raw.
+/// Now it is refused before the limiter (and the lookup) with the usual failure answer.
+async fn overlong_identifiers_never_reach_the_limiter(db: TestDb) {
+    let setup = Setup::start_with(&db, |config| {
+        config.rate_limiting.login.per_account.burst = 1;
+        config.rate_limiting.login.per_account.per_second = 0.001;
+    })
+    .await;
+    let (http, url) = (&setup.server.http, setup.server.url.as_str());
+    // 256 bytes: one more than a Matrix user ID may have.
+    let long = "a".repeat(256);
+    for _ in 0..3 {
+        let (status, body) = setup.compat_login(&long, "wrong").await;
+        assert_eq!(status, 403, "refused, not limited: {body}");
+        assert_eq!(body["errcode"], "M_FORBIDDEN");
+    }
+    let longest = "b".repeat(255);
+    assert_eq!(wrong_login(http, url, &longest, None).await, 403);
+    assert_eq!(
+        wrong_login(http, url, &longest, None).await,
+        429,
+        "a possible user ID is limited per account"
+    );
+}
+
+/// Defect 6: an `X-Forwarded-For` entry that did not parse was skipped, so the walk picked an
+/// earlier entry, which the client writes itself: a fresh budget per request.
+async fn forwarded_for_stops_at_an_unparsable_entry(db: TestDb) {
+    let setup = Setup::start_with(&db, |config| {
+        config.rate_limiting.login.per_ip.burst = 2;
+        config.rate_limiting.login.per_ip.per_second = 0.001;
+    })
+    .await;
+    let (http, url) = (&setup.server.http, setup.server.url.as_str());
+    let mut statuses = Vec::new();
+    for n in 1..=3 {
+        let forwarded = format!("192.0.2.{n}, not-an-address");
+        statuses.push(wrong_login(http, url, "alice", Some(&forwarded)).await);
+    }
+    assert_eq!(
+        statuses,
+        [403, 403, 429],
+        "all keyed on the trusted proxy that sent them"
+    );
+    assert_eq!(
+        wrong_login(http, url, "alice", Some("192.0.2.9")).await,
+        403,
+        "a well-formed entry is still its own client"
+    );
+}
+
+/// Defect 6: clients of a UNIX-socket listener had no per-client limit at all. They are keyed
+/// on the proxy's `X-Forwarded-For`, or share one bucket when it names no one.
+async fn unix_socket_clients_are_limited(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("gatehouse.sock");
+    let _setup = Setup::start_with(&db, |config| {
+        config.rate_limiting.login.per_ip.burst = 2;
+        config.rate_limiting.login.per_ip.per_second = 0.001;
+        config.http.listeners[0]
+            .binds
+            .push(gatehouse::config::BindConfig::Unix {
+                socket: socket.clone(),
+                mode: None,
+            });
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .unix_socket(socket.clone())
+        .build()
+        .unwrap();
+    let url = "http://localhost";
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(wrong_login(&http, url, "alice", None).await);
+    }
+    assert_eq!(statuses, [403, 403, 429], "one bucket for unnamed clients");
+    let mut statuses = Vec::new();
+    for forwarded in ["192.0.2.1", "192.0.2.1", "192.0.2.1", "192.0.2.2"] {
+        statuses.push(wrong_login(&http, url, "alice", Some(forwarded)).await);
+    }
+    assert_eq!(
+        statuses,
+        [403, 403, 429, 403],
+        "named clients have their own buckets"
+    );
+}
+
 /// Defect 7: an unknown user, a user without a password and users whose hashes are in cheaper
 /// or dearer schemes all fail in about the same time.
 async fn failed_logins_take_the_same_time(db: TestDb) {
@@ -943,6 +1047,9 @@ on_both_backends!(
     synapse_admin_list_refuses_bad_numbers,
     a_hash_with_absurd_parameters_is_refused,
     login_limits_key_ipv6_by_64,
+    overlong_identifiers_never_reach_the_limiter,
+    forwarded_for_stops_at_an_unparsable_entry,
+    unix_socket_clients_are_limited,
     failed_logins_take_the_same_time,
     replayed_compat_refresh_token_ends_the_session,
     csv_export_quotes_formulas,
