@@ -45,6 +45,9 @@ pub struct RateLimitingConfig {
     pub login: LoginRateLimit,
     pub registration: RateLimiterConfig,
     pub email_authentication: EmailAuthenticationRateLimit,
+    /// Gatehouse's own: `GET /login/sso/redirect` per client address. Each request stores a
+    /// pending SSO login, so unauthenticated clients must not make them without bound.
+    pub compat_sso_redirect: RateLimiterConfig,
 }
 
 impl Default for RateLimitingConfig {
@@ -54,6 +57,7 @@ impl Default for RateLimitingConfig {
             login: LoginRateLimit::default(),
             registration: RateLimiterConfig::new(3, 0.0008),
             email_authentication: EmailAuthenticationRateLimit::default(),
+            compat_sso_redirect: RateLimiterConfig::new(30, 0.1),
         }
     }
 }
@@ -142,6 +146,10 @@ impl RateLimitingConfig {
             (
                 "rate_limiting.email_authentication.attempt_per_session",
                 &self.email_authentication.attempt_per_session,
+            ),
+            (
+                "rate_limiting.compat_sso_redirect",
+                &self.compat_sso_redirect,
             ),
         ];
         for (path, limiter) in limiters {

@@ -194,6 +194,7 @@ fn every_default() {
         r.email_authentication.attempt_per_session,
         lim(10, 0.016666)
     );
+    assert_eq!(r.compat_sso_redirect, lim(30, 0.1));
 
     // experimental, oauth, branding, captcha
     assert_eq!(c.experimental.access_token_ttl, 300);

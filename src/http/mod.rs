@@ -28,6 +28,7 @@ use crate::{
     domain::{Clock, RandomSource},
     services::{
         activity::ActivityRecorder,
+        rate_limit::{ClientKey, RateLimiter},
         sign_in::{LoginLimits, PasswordSignIn},
     },
     store::Store,
@@ -60,6 +61,8 @@ pub struct AppState {
     pub cookie_key: Arc<[u8; 32]>,
     /// Token uses waiting to be recorded as session activity.
     pub activity: Arc<ActivityRecorder>,
+    /// `rate_limiting.compat_sso_redirect`, per client.
+    pub compat_sso_limit: Arc<RateLimiter<ClientKey>>,
 }
 
 impl AppState {
@@ -103,6 +106,7 @@ impl AppState {
             activity: Arc::new(ActivityRecorder::new(std::time::Duration::from_secs(
                 config.experimental.introspection_cache_ttl,
             ))),
+            compat_sso_limit: Arc::new(RateLimiter::new(&config.rate_limiting.compat_sso_redirect)),
             config: Arc::new(config),
             clock,
         })

@@ -879,6 +879,69 @@ async fn unix_socket_clients_are_limited(db: TestDb) {
     );
 }
 
+/// Defect 8: every unauthenticated `GET /login/sso/redirect` stored a row, with no limit on
+/// how many or how long a `redirectUrl`.
+async fn sso_redirect_is_capped_and_limited(db: TestDb) {
+    let setup = Setup::start_with(&db, |config| {
+        config.rate_limiting.compat_sso_redirect.burst = 4;
+        config.rate_limiting.compat_sso_redirect.per_second = 0.001;
+    })
+    .await;
+    let start = |redirect: String, forwarded: Option<&'static str>| {
+        let setup = &setup;
+        async move {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("redirectUrl", &redirect)
+                .finish();
+            let mut request = setup.server.http.get(
+                setup
+                    .server
+                    .at(&format!("/_matrix/client/v3/login/sso/redirect?{query}")),
+            );
+            if let Some(forwarded) = forwarded {
+                request = request.header("x-forwarded-for", forwarded);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let url_of = |length: usize| {
+        let base = "https://app.example/done?state=";
+        format!("{base}{}", "x".repeat(length - base.len()))
+    };
+    let (status, body) = start(url_of(2049), None).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errcode"], "M_INVALID_PARAM");
+    // Short enough before parsing, too long once parsing has percent-encoded it.
+    let spaced = format!("https://app.example/done#{}end", " ".repeat(1000));
+    let (status, body) = start(spaced, None).await;
+    assert_eq!(status, 400, "{body}");
+    for _ in 0..2 {
+        assert_eq!(start(url_of(2048), None).await.0, 303);
+    }
+    let (status, body) = start(url_of(40), None).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["errcode"], "M_LIMIT_EXCEEDED");
+    assert!(
+        body["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0),
+        "{body}"
+    );
+    assert_eq!(
+        start(url_of(40), Some("192.0.2.1")).await.0,
+        303,
+        "another client has its own budget"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM compat_sso_logins")
+        .fetch_one(setup.server.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, 3, "only the accepted requests stored a login");
+}
+
 /// Defect 7: an unknown user, a user without a password and users whose hashes are in cheaper
 /// or dearer schemes all fail in about the same time.
 async fn failed_logins_take_the_same_time(db: TestDb) {
@@ -1050,6 +1113,7 @@ on_both_backends!(
     overlong_identifiers_never_reach_the_limiter,
     forwarded_for_stops_at_an_unparsable_entry,
     unix_socket_clients_are_limited,
+    sso_redirect_is_capped_and_limited,
     failed_logins_take_the_same_time,
     replayed_compat_refresh_token_ends_the_session,
     csv_export_quotes_formulas,

@@ -8,7 +8,12 @@ use poem::{
     web::{Data, Redirect},
 };
 
-use crate::http::{AppState, matrix_error::MatrixError};
+use std::time::Instant;
+
+use crate::{
+    http::{AppState, client_ip::client_ip, matrix_error::MatrixError},
+    services::rate_limit::ClientKey,
+};
 
 #[handler]
 pub async fn redirect(
@@ -26,7 +31,18 @@ pub async fn redirect_idp(
     start(req, state).await
 }
 
+/// The longest `redirectUrl` taken: each request stores one, unauthenticated.
+const MAX_REDIRECT_URL_LENGTH: usize = 2048;
+
 async fn start(req: &Request, state: &AppState) -> Result<Redirect, MatrixError> {
+    // Every request stores a pending login: limit them per client before anything else.
+    let client = ClientKey::of(client_ip(req, &state.trusted_proxies));
+    state
+        .compat_sso_limit
+        .check(&client, Instant::now())
+        .map_err(|wait| {
+            MatrixError::limit_exceeded(wait.as_millis().try_into().unwrap_or(u64::MAX))
+        })?;
     let redirect_url = req
         .uri()
         .query()
@@ -42,6 +58,16 @@ async fn start(req: &Request, state: &AppState) -> Result<Redirect, MatrixError>
                 "Missing redirectUrl.",
             )
         })?;
+    let too_long = || {
+        MatrixError::new(
+            StatusCode::BAD_REQUEST,
+            "M_INVALID_PARAM",
+            format!("redirectUrl is longer than {MAX_REDIRECT_URL_LENGTH} bytes."),
+        )
+    };
+    if redirect_url.len() > MAX_REDIRECT_URL_LENGTH {
+        return Err(too_long());
+    }
     let parsed = url::Url::parse(&redirect_url).map_err(|_| {
         MatrixError::new(
             StatusCode::BAD_REQUEST,
@@ -56,6 +82,10 @@ async fn start(req: &Request, state: &AppState) -> Result<Redirect, MatrixError>
             "M_INVALID_PARAM",
             "redirectUrl is not a usable URL.",
         ));
+    }
+    // Parsing percent-encodes what needs it, which can lengthen the URL that is stored.
+    if parsed.as_str().len() > MAX_REDIRECT_URL_LENGTH {
+        return Err(too_long());
     }
     let login = crate::services::compat_sso::start(
         &state.store,
