@@ -92,10 +92,8 @@ fn write_output(output: Option<PathBuf>, text: &str) -> anyhow::Result<()> {
     match output {
         Some(path) => {
             use std::io::Write;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
+            // The configuration holds the secrets: owner-only, like the embedded default's.
+            let mut file = super::create_private_file(&path, false)
                 .with_context(|| format!("cannot create {}", path.display()))?;
             file.write_all(text.as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?;

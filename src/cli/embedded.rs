@@ -49,11 +49,5 @@ fn embedded_config(data_dir: &Path) -> anyhow::Result<RootConfig> {
 
 /// Write a file readable by its owner only: it holds the secrets.
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(contents.as_bytes())
+    super::create_private_file(path, false)?.write_all(contents.as_bytes())
 }

@@ -424,7 +424,8 @@ async fn run_command(
             };
             let count = match &output {
                 Some(path) => {
-                    let file = std::fs::File::create(path)
+                    // The export holds password hashes: owner-only.
+                    let file = super::create_private_file(path, true)
                         .with_context(|| format!("cannot create {}", path.display()))?;
                     crate::services::users_csv::export_users(
                         store,

@@ -154,3 +154,25 @@ fn init_logging(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
+
+/// Create `path` readable and writable by its owner only (mode 0600): what the CLI writes to
+/// files (configurations, user exports with password hashes) holds secrets. Refuses an existing
+/// file unless `overwrite`; an overwritten file is narrowed to 0600 as well.
+pub(crate) fn create_private_file(
+    path: &std::path::Path,
+    overwrite: bool,
+) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).mode(0o600);
+    if overwrite {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let file = options.open(path)?;
+    if overwrite {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}

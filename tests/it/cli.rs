@@ -437,9 +437,60 @@ async fn config_sync_copies_static_clients(db: TestDb) {
     );
 }
 
+/// Issue 13, defect 10: `config generate -o` and `config dump -o` (and `manage export-users
+/// -o`, which writes password hashes) created files others could read. Run under umask 022, a
+/// plainly created file would be 0644; these must be 0600.
+async fn cli_files_with_secrets_are_owner_only(db: TestDb) {
+    use std::os::unix::fs::PermissionsExt;
+    let cli = GatehouseCli::new(&db);
+    cli.ok(&["database", "migrate"]);
+    cli.ok(&["manage", "register-user", "alice", "-p", STRONG, "-y"]);
+    let under_umask_022 = |args: &[&str]| {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", "umask 022 && exec \"$@\"", "sh"])
+            .arg(env!("CARGO_BIN_EXE_gatehouse"))
+            .env_remove("GATEHOUSE_CONFIG")
+            .env_remove("MAS_CONFIG")
+            .env("RUST_LOG", "warn")
+            .current_dir(cli.dir.path());
+        for file in &cli.files {
+            command.arg("-c").arg(file);
+        }
+        let output = command.args(args).output().expect("run gatehouse");
+        assert!(
+            output.status.success(),
+            "gatehouse {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let mode = |name: &str| {
+        std::fs::metadata(cli.dir.path().join(name))
+            .expect("written")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    under_umask_022(&["config", "generate", "-o", "generated.yaml"]);
+    assert_eq!(mode("generated.yaml"), 0o600, "config generate -o");
+    under_umask_022(&["config", "dump", "-o", "dumped.yaml"]);
+    assert_eq!(mode("dumped.yaml"), 0o600, "config dump -o");
+    let dumped = std::fs::read_to_string(cli.dir.path().join("dumped.yaml")).expect("read");
+    assert!(dumped.contains("encryption"), "the dump holds the secrets");
+    // An export over an existing, world-readable file narrows it too.
+    let export = cli.dir.path().join("users.csv");
+    std::fs::write(&export, "old").expect("write");
+    std::fs::set_permissions(&export, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    under_umask_022(&["manage", "export-users", "-o", "users.csv"]);
+    assert_eq!(mode("users.csv"), 0o600, "manage export-users -o");
+    let exported = std::fs::read_to_string(&export).expect("read");
+    assert!(exported.contains("alice"), "{exported}");
+}
+
 on_both_backends!(
     manage_verbs_work_and_fail_clearly,
-    config_sync_copies_static_clients
+    config_sync_copies_static_clients,
+    cli_files_with_secrets_are_owner_only,
 );
 
 #[test]
