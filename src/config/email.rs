@@ -207,7 +207,9 @@ impl fmt::Debug for EmailTransport {
                 .field("port", port)
                 .field(
                     "credentials",
-                    &credentials.as_ref().map(|(user, _)| (user, "<redacted>")),
+                    &credentials
+                        .as_ref()
+                        .map(|(user, _)| (user, crate::domain::redact::Redacted)),
                 )
                 .finish(),
             Self::Sendmail { command } => f

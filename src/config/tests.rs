@@ -847,7 +847,7 @@ fn generate_round_trips_and_redacts() {
     assert!(!debug.contains(&encryption), "encryption key leaked");
     assert!(!debug.contains(&secret), "matrix secret leaked");
     assert!(!debug.contains("PRIVATE KEY"), "signing key leaked");
-    assert!(debug.contains("<redacted>"));
+    assert!(debug.contains("[redacted]"));
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! Small helpers shared by the section modules: secret redaction for `Debug`, `x` / `x_file`
 //! exclusivity checks, reading referenced files, and serde helpers.
 
-use std::fmt;
 use std::path::Path;
 
 use serde_yaml_ng::{Mapping, Value};
@@ -9,16 +8,7 @@ use serde_yaml_ng::{Mapping, Value};
 use super::ConfigError;
 
 /// `Debug` stand-in for an optional secret: prints whether it is set, never its value.
-pub(crate) struct Redacted<'a, T>(pub &'a Option<T>);
-
-impl<T> fmt::Debug for Redacted<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(_) => f.write_str("Some(<redacted>)"),
-            None => f.write_str("None"),
-        }
-    }
-}
+pub(crate) use crate::domain::redact::RedactedOption as Redacted;
 
 pub(crate) fn empty_map() -> Value {
     Value::Mapping(Mapping::new())

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
-use crate::domain::RandomSource;
+use crate::domain::{RandomSource, redact::Redacted};
 
 /// XChaCha20 nonce length in bytes.
 const NONCE_LEN: usize = 24;
@@ -51,7 +51,7 @@ pub struct Encrypter {
 impl fmt::Debug for Encrypter {
     // Never show the key.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Encrypter { key: <redacted> }")
+        f.debug_struct("Encrypter").field("key", &Redacted).finish()
     }
 }
 
@@ -199,7 +199,7 @@ mod tests {
         assert!(Encrypter::from_hex(&KEY_HEX.to_uppercase()).is_ok());
         assert_eq!(
             format!("{:?}", encrypter()),
-            "Encrypter { key: <redacted> }"
+            "Encrypter { key: [redacted] }"
         );
     }
 }

@@ -24,7 +24,7 @@ use pbkdf2::Pbkdf2;
 use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::domain::RandomSource;
+use crate::domain::{RandomSource, redact::RedactedOption};
 
 /// Default bcrypt cost, as in MAS and Synapse (`bcrypt_rounds: 12`).
 pub const DEFAULT_BCRYPT_COST: u32 = 12;
@@ -64,7 +64,7 @@ impl fmt::Debug for PasswordScheme {
         f.debug_struct("PasswordScheme")
             .field("version", &self.version)
             .field("algorithm", &self.algorithm)
-            .field("pepper", &self.pepper.as_ref().map(|_| "<redacted>"))
+            .field("pepper", &RedactedOption(&self.pepper))
             .field("unicode_normalization", &self.unicode_normalization)
             .finish()
     }
@@ -999,7 +999,7 @@ mod tests {
     fn debug_redacts_pepper() {
         let scheme = scheme(1, BCRYPT4, true, true);
         let debug = format!("{scheme:?}");
-        assert!(debug.contains("<redacted>"), "{debug}");
+        assert!(debug.contains("[redacted]"), "{debug}");
         assert!(!debug.contains("s3cret"), "{debug}");
         let hasher = PasswordHasher::new(vec![scheme], 3).expect("valid");
         let debug = format!("{hasher:?}");

@@ -12,6 +12,7 @@ pub mod oauth2_clients;
 pub mod oauth2_sessions;
 pub mod personal;
 pub mod random;
+pub mod redact;
 pub mod registration_tokens;
 pub mod scopes;
 pub mod tokens;

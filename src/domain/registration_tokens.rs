@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use ulid::Ulid;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RegistrationToken {
     pub id: Ulid,
     pub token: String,
@@ -15,6 +15,22 @@ pub struct RegistrationToken {
     pub last_used_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for RegistrationToken {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationToken")
+            .field("id", &self.id)
+            .field("token", &crate::domain::redact::Redacted)
+            .field("usage_limit", &self.usage_limit)
+            .field("times_used", &self.times_used)
+            .field("created_at", &self.created_at)
+            .field("last_used_at", &self.last_used_at)
+            .field("expires_at", &self.expires_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish()
+    }
 }
 
 impl RegistrationToken {
@@ -31,6 +47,23 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
+
+    #[test]
+    fn debug_redacts_the_token() {
+        let token = RegistrationToken {
+            id: Ulid::nil(),
+            token: "let-me-in-7f3a".into(),
+            usage_limit: None,
+            times_used: 0,
+            created_at: DateTime::from_timestamp(1_000_000, 0).unwrap_or_default(),
+            last_used_at: None,
+            expires_at: None,
+            revoked_at: None,
+        };
+        let debug = format!("{token:?}");
+        assert!(!debug.contains("let-me-in-7f3a"), "{debug}");
+        assert!(debug.contains("token: [redacted]"), "{debug}");
+    }
 
     #[test]
     fn validity() {

@@ -13,6 +13,7 @@ use crate::{
         ids::new_id,
         jobs::Job,
         personal::{PersonalAccessToken, PersonalSession},
+        redact::RedactedOption,
         scopes::Scope,
         tokens::TokenType,
         users::{User, UsernameError, validate_username},
@@ -83,7 +84,7 @@ impl std::fmt::Debug for Registration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registration")
             .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password", &RedactedOption(&self.password))
             .field("emails", &self.emails)
             .field("admin", &self.admin)
             .field("display_name", &self.display_name)

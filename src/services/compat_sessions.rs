@@ -18,13 +18,28 @@ use crate::{
 };
 
 /// What a new session hands to the client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StartedSession {
     pub session: CompatSession,
     pub access_token: String,
     pub refresh_token: Option<String>,
     /// Lifetime of the access token when it is refreshable.
     pub expires_in: Option<Duration>,
+}
+
+impl std::fmt::Debug for StartedSession {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartedSession")
+            .field("session", &self.session)
+            .field("access_token", &crate::domain::redact::Redacted)
+            .field(
+                "refresh_token",
+                &crate::domain::redact::RedactedOption(&self.refresh_token),
+            )
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// How to start a session.

@@ -11,7 +11,7 @@ use super::{
 };
 
 /// A stored password hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct UserPassword {
     pub id: Ulid,
     pub user_id: Ulid,
@@ -20,6 +20,20 @@ pub struct UserPassword {
     pub version: u16,
     pub upgraded_from_id: Option<Ulid>,
     pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for UserPassword {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserPassword")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("hashed_password", &crate::domain::redact::Redacted)
+            .field("version", &self.version)
+            .field("upgraded_from_id", &self.upgraded_from_id)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 pub struct PasswordRepo<'c, M> {
@@ -78,5 +92,25 @@ impl PasswordRepo<'_, Write<'_>> {
         .execute(&mut *self.conn)
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_hash() {
+        let password = UserPassword {
+            id: Ulid::nil(),
+            user_id: Ulid::nil(),
+            hashed_password: "$2b$12$somebcrypthashvalue".into(),
+            version: 1,
+            upgraded_from_id: None,
+            created_at: DateTime::from_timestamp(1_000_000, 0).unwrap_or_default(),
+        };
+        let debug = format!("{password:?}");
+        assert!(!debug.contains("somebcrypthashvalue"), "{debug}");
+        assert!(debug.contains("hashed_password: [redacted]"), "{debug}");
     }
 }

@@ -35,7 +35,7 @@ pub async fn flows(Data(state): Data<&AppState>) -> Json<Value> {
     Json(json!({ "flows": flows }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct LoginRequest {
     #[serde(rename = "type")]
     login_type: String,
@@ -54,6 +54,28 @@ struct LoginRequest {
     initial_device_display_name: Option<String>,
     #[serde(default)]
     refresh_token: bool,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("login_type", &self.login_type)
+            .field("identifier", &self.identifier)
+            .field("user", &self.user)
+            .field(
+                "password",
+                &crate::domain::redact::RedactedOption(&self.password),
+            )
+            .field("token", &crate::domain::redact::RedactedOption(&self.token))
+            .field("device_id", &self.device_id)
+            .field(
+                "initial_device_display_name",
+                &self.initial_device_display_name,
+            )
+            .field("refresh_token", &self.refresh_token)
+            .finish()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -239,4 +261,25 @@ async fn token_login(state: &AppState, request: &LoginRequest) -> Result<User, M
     .ok_or_else(|| MatrixError::forbidden("Invalid or expired login token."))?;
     may_sign_in(&user).map_err(login_error)?;
     Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_password_and_token() {
+        let request: LoginRequest = serde_json::from_value(serde_json::json!({
+            "type": "m.login.password",
+            "user": "alice",
+            "password": "hunter2-password",
+            "token": "login-token-value",
+        }))
+        .expect("request");
+        let debug = format!("{request:?}");
+        assert!(!debug.contains("hunter2-password"), "{debug}");
+        assert!(!debug.contains("login-token-value"), "{debug}");
+        assert!(debug.contains("alice"), "{debug}");
+        assert!(debug.contains("password: Some([redacted])"), "{debug}");
+    }
 }

@@ -13,9 +13,18 @@ use crate::{
     services::compat_sessions::{self, RefreshError},
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct RefreshRequest {
     refresh_token: String,
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("refresh_token", &crate::domain::redact::Redacted)
+            .finish()
+    }
 }
 
 #[handler]

@@ -20,7 +20,7 @@ use crate::{
     services::access::ActiveToken,
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct IntrospectionRequest {
     token: String,
     #[serde(default)]
@@ -30,6 +30,21 @@ pub struct IntrospectionRequest {
     client_id: Option<String>,
     #[serde(default)]
     client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for IntrospectionRequest {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionRequest")
+            .field("token", &crate::domain::redact::Redacted)
+            .field("token_type_hint", &self.token_type_hint)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &crate::domain::redact::RedactedOption(&self.client_secret),
+            )
+            .finish()
+    }
 }
 
 #[handler]
@@ -198,6 +213,21 @@ fn basic_credentials(encoded: &str) -> Result<(String, String), OAuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_redacts_the_token_and_client_secret() {
+        let request: IntrospectionRequest = serde_json::from_value(serde_json::json!({
+            "token": "mct_tokenvalue",
+            "client_id": "01JC9R4V8B5D7M3N2P6Q8S0T1W",
+            "client_secret": "s3cret-value",
+        }))
+        .expect("request");
+        let debug = format!("{request:?}");
+        assert!(!debug.contains("mct_tokenvalue"), "{debug}");
+        assert!(!debug.contains("s3cret-value"), "{debug}");
+        assert!(debug.contains("01JC9R4V8B5D7M3N2P6Q8S0T1W"), "{debug}");
+        assert!(debug.contains("[redacted]"), "{debug}");
+    }
 
     #[test]
     fn expiry_is_added_to_the_fixed_part() {

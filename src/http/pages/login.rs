@@ -72,13 +72,25 @@ fn login_form(
     response
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct LoginForm {
     csrf: String,
     username: String,
     password: String,
     #[serde(default)]
     next: Option<String>,
+}
+
+impl std::fmt::Debug for LoginForm {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("csrf", &crate::domain::redact::Redacted)
+            .field("username", &self.username)
+            .field("password", &crate::domain::redact::Redacted)
+            .field("next", &self.next)
+            .finish()
+    }
 }
 
 #[handler]
@@ -212,4 +224,23 @@ pub async fn logout(
     }
     clear_session_cookie(jar);
     Redirect::see_other(state.config.http.public_base.to_string()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_password_and_csrf() {
+        let form: LoginForm = serde_json::from_value(serde_json::json!({
+            "csrf": "csrf-token-value",
+            "username": "alice",
+            "password": "hunter2-password",
+        }))
+        .expect("form");
+        let debug = format!("{form:?}");
+        assert!(!debug.contains("hunter2-password"), "{debug}");
+        assert!(!debug.contains("csrf-token-value"), "{debug}");
+        assert!(debug.contains("alice"), "{debug}");
+    }
 }

@@ -23,10 +23,23 @@ fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> MatrixResult<T>
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct ResetPassword {
     new_password: Option<String>,
     logout_devices: Option<bool>,
+}
+
+impl std::fmt::Debug for ResetPassword {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResetPassword")
+            .field(
+                "new_password",
+                &crate::domain::redact::RedactedOption(&self.new_password),
+            )
+            .field("logout_devices", &self.logout_devices)
+            .finish()
+    }
 }
 
 /// `POST /_synapse/admin/v1/reset_password/{user_id}`.

@@ -197,7 +197,7 @@ pub struct Threepid {
 }
 
 /// `PUT /_synapse/admin/v2/users/{user_id}`: every field is optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct PutUser {
     password: Option<String>,
@@ -207,6 +207,24 @@ pub struct PutUser {
     admin: Option<bool>,
     deactivated: Option<bool>,
     locked: Option<bool>,
+}
+
+impl std::fmt::Debug for PutUser {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PutUser")
+            .field(
+                "password",
+                &crate::domain::redact::RedactedOption(&self.password),
+            )
+            .field("logout_devices", &self.logout_devices)
+            .field("displayname", &self.displayname)
+            .field("threepids", &self.threepids)
+            .field("admin", &self.admin)
+            .field("deactivated", &self.deactivated)
+            .field("locked", &self.locked)
+            .finish()
+    }
 }
 
 /// Create (201) or modify (200) a user, as Synapse does.
@@ -321,4 +339,21 @@ pub async fn put(
     Ok(Json(user_details(&state, &user).await?)
         .with_status(status)
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_password() {
+        let body: PutUser = serde_json::from_value(json!({
+            "password": "hunter2-password",
+            "admin": true,
+        }))
+        .expect("body");
+        let debug = format!("{body:?}");
+        assert!(!debug.contains("hunter2-password"), "{debug}");
+        assert!(debug.contains("admin: Some(true)"), "{debug}");
+    }
 }

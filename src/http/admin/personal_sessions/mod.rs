@@ -18,7 +18,7 @@ use crate::{
     store::personal::PersonalSessionWithExpiry,
 };
 
-#[derive(Debug, Clone, Object)]
+#[derive(Clone, Object)]
 pub struct PersonalSessionAttributes {
     pub created_at: DateTime<Utc>,
     /// When it was revoked (`null` while active).
@@ -40,6 +40,28 @@ pub struct PersonalSessionAttributes {
     /// The `mpt_` token: only in the answers of create and regenerate, never shown again.
     #[oai(skip_serializing_if_is_none)]
     pub access_token: Option<String>,
+}
+
+impl std::fmt::Debug for PersonalSessionAttributes {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersonalSessionAttributes")
+            .field("created_at", &self.created_at)
+            .field("revoked_at", &self.revoked_at)
+            .field("owner_user_id", &self.owner_user_id)
+            .field("owner_client_id", &self.owner_client_id)
+            .field("actor_user_id", &self.actor_user_id)
+            .field("human_name", &self.human_name)
+            .field("scope", &self.scope)
+            .field("last_active_at", &self.last_active_at)
+            .field("last_active_ip", &self.last_active_ip)
+            .field("expires_at", &self.expires_at)
+            .field(
+                "access_token",
+                &crate::domain::redact::RedactedOption(&self.access_token),
+            )
+            .finish()
+    }
 }
 
 /// The example user's token for a backup script.

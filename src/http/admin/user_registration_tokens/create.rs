@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// A new registration token.
-#[derive(Debug, Clone, Object)]
+#[derive(Clone, Object)]
 #[oai(example)]
 pub struct CreateRegistrationTokenRequest {
     /// The code (letters, digits and `._~-`, at most 64); 20 random characters when left out.
@@ -29,6 +29,17 @@ pub struct CreateRegistrationTokenRequest {
     pub usage_limit: Option<u32>,
     /// When it stops working (none: never).
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for CreateRegistrationTokenRequest {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateRegistrationTokenRequest")
+            .field("token", &crate::domain::redact::RedactedOption(&self.token))
+            .field("usage_limit", &self.usage_limit)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 impl poem_openapi::types::Example for CreateRegistrationTokenRequest {

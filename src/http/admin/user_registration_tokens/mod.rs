@@ -15,7 +15,7 @@ use ulid::Ulid;
 use super::{error::AdminError, example, pagination::resource, users::parse_id};
 use crate::{domain::registration_tokens::RegistrationToken, store::Reader};
 
-#[derive(Debug, Clone, Object)]
+#[derive(Clone, Object)]
 pub struct RegistrationTokenAttributes {
     /// The code to give to people who may register.
     pub token: String,
@@ -31,6 +31,22 @@ pub struct RegistrationTokenAttributes {
     pub expires_at: Option<DateTime<Utc>>,
     /// When it was revoked (`null`: not revoked).
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for RegistrationTokenAttributes {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationTokenAttributes")
+            .field("token", &crate::domain::redact::Redacted)
+            .field("valid", &self.valid)
+            .field("usage_limit", &self.usage_limit)
+            .field("times_used", &self.times_used)
+            .field("created_at", &self.created_at)
+            .field("last_used_at", &self.last_used_at)
+            .field("expires_at", &self.expires_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish()
+    }
 }
 
 /// A token for ten registrations, three of them used.

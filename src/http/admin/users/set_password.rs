@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// The new password.
-#[derive(Debug, Clone, Object)]
+#[derive(Clone, Object)]
 #[oai(example)]
 pub struct SetPasswordRequest {
     #[oai(validator(min_length = 1, max_length = 1024))]
@@ -25,6 +25,16 @@ pub struct SetPasswordRequest {
     /// Accept a password below `passwords.minimum_complexity`.
     #[oai(default)]
     pub skip_password_check: bool,
+}
+
+impl std::fmt::Debug for SetPasswordRequest {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetPasswordRequest")
+            .field("password", &crate::domain::redact::Redacted)
+            .field("skip_password_check", &self.skip_password_check)
+            .finish()
+    }
 }
 
 impl poem_openapi::types::Example for SetPasswordRequest {
