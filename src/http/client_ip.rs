@@ -149,19 +149,21 @@ mod tests {
         Request::from_parts(parts, poem::Body::empty())
     }
 
-    fn tcp(ip: &str) -> poem::Addr {
-        poem::Addr::SocketAddr(SocketAddr::new(ip.parse().expect("ip"), 4000))
-    }
-
     fn ip(text: &str) -> Option<IpAddr> {
         Some(text.parse().expect("ip"))
     }
 
+    /// The client of a TCP request from `peer`, behind proxies in 10.0.0.0/8.
+    fn walk(peer: &str, forwarded: &[&str]) -> Option<IpAddr> {
+        let peer = poem::Addr::SocketAddr(SocketAddr::new(peer.parse().expect("ip"), 4000));
+        client_ip(
+            &request(peer, forwarded),
+            &parse_networks(&["10.0.0.0/8".to_owned()]),
+        )
+    }
+
     #[test]
     fn forwarded_for_is_walked_from_the_right() {
-        let trusted = parse_networks(&["10.0.0.0/8".to_owned()]);
-        let walk =
-            |peer: &str, forwarded: &[&str]| client_ip(&request(tcp(peer), forwarded), &trusted);
         assert_eq!(walk("10.0.0.1", &["192.0.2.9, 10.0.0.2"]), ip("192.0.2.9"));
         assert_eq!(
             walk("10.0.0.1", &["198.51.100.1", "192.0.2.9, 10.0.0.2"]),
@@ -179,9 +181,6 @@ mod tests {
 
     #[test]
     fn an_unparsable_entry_stops_the_walk_at_the_last_trusted_hop() {
-        let trusted = parse_networks(&["10.0.0.0/8".to_owned()]);
-        let walk =
-            |peer: &str, forwarded: &[&str]| client_ip(&request(tcp(peer), forwarded), &trusted);
         assert_eq!(walk("10.0.0.1", &["198.51.100.7, garbage"]), ip("10.0.0.1"));
         assert_eq!(
             walk("10.0.0.1", &["198.51.100.7, unknown, 10.0.0.2"]),

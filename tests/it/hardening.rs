@@ -138,6 +138,16 @@ impl Setup {
         ])
     }
 
+    /// A compat token with Synapse-admin rights for `username`, made by the CLI.
+    pub(crate) fn synapse_admin_token(&self, username: &str) -> String {
+        self.cli(&[
+            "manage",
+            "issue-compatibility-token",
+            username,
+            "--yes-i-want-to-grant-synapse-admin-privileges",
+        ])
+    }
+
     /// The id of `username`, asked of the admin API.
     pub(crate) async fn user_id(&self, admin_token: &str, username: &str) -> String {
         let (status, body) = self
@@ -274,12 +284,7 @@ async fn ending_sessions_ends_browser_sessions(db: TestDb) {
         "--scope",
         "urn:mas:admin",
     ]);
-    let synapse_admin = setup.cli(&[
-        "manage",
-        "issue-compatibility-token",
-        "root",
-        "--yes-i-want-to-grant-synapse-admin-privileges",
-    ]);
+    let synapse_admin = setup.synapse_admin_token("root");
     let base = setup.server.url.clone();
     let mut alice = Browser::new(&base);
     let mut bob = Browser::new(&base);
@@ -680,13 +685,7 @@ async fn a_bad_stored_hash_is_a_failed_login(db: TestDb) {
 async fn synapse_admin_list_refuses_bad_numbers(db: TestDb) {
     let setup = Setup::start(&db).await;
     setup.register("root", true).await;
-    let token = setup.cli(&[
-        "manage",
-        "issue-compatibility-token",
-        "root",
-        "ROOTDEVICE",
-        "--yes-i-want-to-grant-synapse-admin-privileges",
-    ]);
+    let token = setup.synapse_admin_token("root");
     let list = |query: &'static str| {
         let setup = &setup;
         let token = &token;

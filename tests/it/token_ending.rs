@@ -50,12 +50,7 @@ async fn every_token_ending_operation_takes_effect_at_once(db: TestDb) {
     );
     setup.register("root", true).await;
     let admin = setup.admin_token("root");
-    let synapse_admin = setup.cli(&[
-        "manage",
-        "issue-compatibility-token",
-        "root",
-        "--yes-i-want-to-grant-synapse-admin-privileges",
-    ]);
+    let synapse_admin = setup.synapse_admin_token("root");
 
     for (n, ending) in EVERY_ENDING.into_iter().enumerate() {
         let username = format!("user{n}");
