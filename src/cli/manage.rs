@@ -16,7 +16,7 @@ use crate::{
     store::Store,
 };
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum ManageCommand {
     /// Register a user (interactive unless --yes); the user is provisioned in the homeserver.
     RegisterUser {
@@ -142,6 +142,14 @@ pub enum ManageCommand {
         /// The CSV file (`-` for standard input).
         file: std::path::PathBuf,
     },
+}
+
+impl std::fmt::Debug for ManageCommand {
+    // Some verbs carry a password or a token (set-password, register-user -p,
+    // issue-user-registration-token --token): name none of the arguments.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManageCommand").finish_non_exhaustive()
+    }
 }
 
 pub async fn run(sources: &ConfigSources, command: ManageCommand) -> anyhow::Result<ExitCode> {
@@ -530,4 +538,24 @@ fn prompt(question: &str) -> anyhow::Result<String> {
         .read_line(&mut line)
         .context("cannot read from standard input")?;
     Ok(line.trim().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[test]
+    fn debug_names_no_argument() {
+        let cli = super::super::Cli::try_parse_from([
+            "gatehouse",
+            "manage",
+            "set-password",
+            "alice",
+            "hunter2-password",
+        ])
+        .expect("parses");
+        let debug = format!("{cli:?}");
+        assert!(!debug.contains("hunter2-password"), "{debug}");
+        assert!(debug.contains("ManageCommand"), "{debug}");
+    }
 }
