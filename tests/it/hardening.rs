@@ -710,6 +710,8 @@ async fn synapse_admin_list_refuses_bad_numbers(db: TestDb) {
         "from=ten",
         "limit=1e3",
         "from=",
+        "from=1&from=2",
+        "limit=%FF",
     ] {
         let (status, body) = list(query).await;
         assert_eq!(status, 400, "{query}: {body}");

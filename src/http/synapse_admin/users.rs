@@ -65,9 +65,14 @@ fn list_entry(state: &AppState, user: &User) -> Value {
 pub async fn list(
     state: Data<&AppState>,
     req: &Request,
-    Query(params): Query<ListParams>,
+    params: poem::Result<Query<ListParams>>,
 ) -> MatrixResult<Json<Value>> {
     require_admin(&state, req).await?;
+    // A query that does not parse (a repeated parameter, bad percent-encoding) is a bad
+    // parameter in Matrix terms too, not poem's plain-text answer.
+    let Query(params) = params.map_err(|error| {
+        MatrixError::invalid(format!("Query parameters could not be read: {error}"))
+    })?;
     // The databases take a signed 64-bit OFFSET/LIMIT: a larger number is refused here, as a
     // bad parameter, rather than failing the query.
     let number = |name: &str, value: &Option<String>, default: u64| -> MatrixResult<u64> {
