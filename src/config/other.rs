@@ -45,6 +45,9 @@ pub struct RateLimitingConfig {
     pub login: LoginRateLimit,
     pub registration: RateLimiterConfig,
     pub email_authentication: EmailAuthenticationRateLimit,
+    /// Dynamic client registration (`POST /oauth2/registration`) per IP. Not in MAS, which does
+    /// not limit it; each registration can add a row.
+    pub client_registration: RateLimiterConfig,
 }
 
 impl Default for RateLimitingConfig {
@@ -54,6 +57,8 @@ impl Default for RateLimitingConfig {
             login: LoginRateLimit::default(),
             registration: RateLimiterConfig::new(3, 0.0008),
             email_authentication: EmailAuthenticationRateLimit::default(),
+            // Ten at once, then one a minute: clients register once per sign-in.
+            client_registration: RateLimiterConfig::new(10, 1.0 / 60.0),
         }
     }
 }
@@ -127,6 +132,10 @@ impl RateLimitingConfig {
             ("rate_limiting.login.per_ip", &self.login.per_ip),
             ("rate_limiting.login.per_account", &self.login.per_account),
             ("rate_limiting.registration", &self.registration),
+            (
+                "rate_limiting.client_registration",
+                &self.client_registration,
+            ),
             (
                 "rate_limiting.email_authentication.per_ip",
                 &self.email_authentication.per_ip,

@@ -60,6 +60,11 @@ pub struct AppState {
     pub cookie_key: Arc<[u8; 32]>,
     /// Token uses waiting to be recorded as session activity.
     pub activity: Arc<ActivityRecorder>,
+    /// `policy.data.client_registration`.
+    pub registration_policy: crate::domain::client_registration::RegistrationPolicy,
+    /// `rate_limiting.client_registration`, per client address.
+    pub client_registration_limiter:
+        Arc<crate::services::rate_limit::RateLimiter<std::net::IpAddr>>,
 }
 
 impl AppState {
@@ -77,6 +82,7 @@ impl AppState {
         let secret = config.matrix.secret()?;
         let synapse = SynapseClient::new(&config.matrix, secret.clone())?;
         let passwords = passwords.with_random(random.clone());
+        let registration_policy = config.policy_data()?.client_registration;
         let sign_in = PasswordSignIn::new(
             store.clone(),
             clock.clone(),
@@ -103,6 +109,10 @@ impl AppState {
             activity: Arc::new(ActivityRecorder::new(std::time::Duration::from_secs(
                 config.experimental.introspection_cache_ttl,
             ))),
+            registration_policy,
+            client_registration_limiter: Arc::new(crate::services::rate_limit::RateLimiter::new(
+                &config.rate_limiting.client_registration,
+            )),
             config: Arc::new(config),
             clock,
         })
