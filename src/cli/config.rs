@@ -164,6 +164,7 @@ pub async fn sync_clients(
                     client.client_auth_method.uses_secret(),
                 )
                 .with(GrantType::DeviceCode, true),
+            metadata: Default::default(),
             created_at: current.map_or_else(|| clock.now(), |c| c.created_at),
         };
         match current {

@@ -24,6 +24,7 @@ mod load;
 mod matrix;
 mod other;
 mod passwords;
+mod policy;
 mod secrets;
 mod templates;
 #[cfg(test)]
@@ -50,6 +51,7 @@ pub use other::{
     LoginRateLimit, OAuthConfig, RateLimiterConfig, RateLimitingConfig,
 };
 pub use passwords::{PasswordAlgorithm, PasswordSchemeConfig, PasswordsConfig};
+pub use policy::PolicyData;
 pub use secrets::{KeyConfig, LoadedKey, SecretsConfig};
 pub use templates::TemplatesConfig;
 pub use upstream::{UpstreamOAuth2Config, UpstreamProviderConfig};
@@ -180,7 +182,13 @@ impl RootConfig {
         self.captcha.validate()?;
         self.upstream_oauth2.validate()?;
         self.experimental.validate()?;
+        self.policy_data()?;
         Ok(())
+    }
+
+    /// The typed parts of `policy.data`.
+    pub fn policy_data(&self) -> Result<PolicyData, ConfigError> {
+        PolicyData::from_policy(&self.policy)
     }
 
     /// Non-fatal remarks about the configuration (deprecated keys and the like).

@@ -48,6 +48,9 @@ pub struct RateLimitingConfig {
     /// Gatehouse's own: `GET /login/sso/redirect` per client address. Each request stores a
     /// pending SSO login, so unauthenticated clients must not make them without bound.
     pub compat_sso_redirect: RateLimiterConfig,
+    /// Dynamic client registration (`POST /oauth2/registration`) per IP. Not in MAS, which does
+    /// not limit it; each registration can add a row.
+    pub client_registration: RateLimiterConfig,
 }
 
 impl Default for RateLimitingConfig {
@@ -58,6 +61,8 @@ impl Default for RateLimitingConfig {
             registration: RateLimiterConfig::new(3, 0.0008),
             email_authentication: EmailAuthenticationRateLimit::default(),
             compat_sso_redirect: RateLimiterConfig::new(30, 0.1),
+            // Ten at once, then one a minute: clients register once per sign-in.
+            client_registration: RateLimiterConfig::new(10, 1.0 / 60.0),
         }
     }
 }
@@ -131,6 +136,10 @@ impl RateLimitingConfig {
             ("rate_limiting.login.per_ip", &self.login.per_ip),
             ("rate_limiting.login.per_account", &self.login.per_account),
             ("rate_limiting.registration", &self.registration),
+            (
+                "rate_limiting.client_registration",
+                &self.client_registration,
+            ),
             (
                 "rate_limiting.email_authentication.per_ip",
                 &self.email_authentication.per_ip,

@@ -3,6 +3,7 @@
 //! and generation are testable without sleeping.
 
 pub mod browser_sessions;
+pub mod client_registration;
 pub mod clock;
 pub mod compat;
 pub mod emails;

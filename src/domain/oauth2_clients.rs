@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use ulid::Ulid;
 use url::Url;
 
+pub use super::client_registration::{ApplicationType, ClientMetadata};
+
 /// RFC 7591 §2 `token_endpoint_auth_method` (with OIDC Core §9's JWT methods).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenEndpointAuthMethod {
@@ -209,6 +211,8 @@ pub struct OAuth2Client {
     pub client_name: Option<String>,
     pub client_uri: Option<String>,
     pub grant_types: GrantTypes,
+    /// What a registration said beyond the fields above (logo, terms, localized names…).
+    pub metadata: ClientMetadata,
     pub created_at: DateTime<Utc>,
 }
 

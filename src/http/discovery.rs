@@ -25,6 +25,7 @@ async fn openid_configuration(Data(state): Data<&AppState>) -> Json<Value> {
         "issuer": state.config.http.issuer().as_str(),
         "jwks_uri": url("oauth2/keys.json"),
         "introspection_endpoint": url("oauth2/introspect"),
+        "registration_endpoint": url("oauth2/registration"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "account_management_uri": url("account/"),
         "account_management_actions_supported": [

@@ -63,6 +63,10 @@ pub struct AppState {
     pub activity: Arc<ActivityRecorder>,
     /// `rate_limiting.compat_sso_redirect`, per client.
     pub compat_sso_limit: Arc<RateLimiter<ClientKey>>,
+    /// `policy.data.client_registration`.
+    pub registration_policy: crate::domain::client_registration::RegistrationPolicy,
+    /// `rate_limiting.client_registration`, per client address.
+    pub client_registration_limiter: Arc<RateLimiter<ClientKey>>,
 }
 
 impl AppState {
@@ -80,6 +84,7 @@ impl AppState {
         let secret = config.matrix.secret()?;
         let synapse = SynapseClient::new(&config.matrix, secret.clone())?;
         let passwords = passwords.with_random(random.clone());
+        let registration_policy = config.policy_data()?.client_registration;
         let sign_in = PasswordSignIn::new(
             store.clone(),
             clock.clone(),
@@ -107,6 +112,10 @@ impl AppState {
                 config.experimental.introspection_cache_ttl,
             ))),
             compat_sso_limit: Arc::new(RateLimiter::new(&config.rate_limiting.compat_sso_redirect)),
+            registration_policy,
+            client_registration_limiter: Arc::new(RateLimiter::new(
+                &config.rate_limiting.client_registration,
+            )),
             config: Arc::new(config),
             clock,
         })

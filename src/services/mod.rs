@@ -6,6 +6,7 @@ pub mod access;
 pub mod accounts;
 pub mod activity;
 pub mod browser_sessions;
+pub mod client_registration;
 pub mod compat_sessions;
 pub mod compat_sso;
 pub mod housekeeping;

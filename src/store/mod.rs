@@ -400,6 +400,7 @@ migrations! {
     6 => "0006_drop_redundant_indexes",
     7 => "0007_compat_sessions_active_by_user",
     8 => "0008_token_use_and_rotation",
+    11 => "0011_client_registration",
 }
 
 fn migrator(backend: Backend) -> Migrator {

@@ -65,7 +65,7 @@ pub struct OAuth2ClientRepo<'c, M> {
 
 const COLUMNS: &str = "oauth2_client_id, is_static, encrypted_client_secret, token_endpoint_auth_method, jwks, jwks_uri,
     redirect_uris, client_name, client_uri, grant_type_authorization_code, grant_type_refresh_token,
-    grant_type_client_credentials, grant_type_device_code, created_at";
+    grant_type_client_credentials, grant_type_device_code, metadata, created_at";
 
 fn client_from_row(row: &AnyRow) -> Result<OAuth2Client, StoreError> {
     let redirect_uris: String = row.try_get("redirect_uris")?;
@@ -99,6 +99,11 @@ fn client_from_row(row: &AnyRow) -> Result<OAuth2Client, StoreError> {
             GrantType::DeviceCode,
             get_flag(row, "grant_type_device_code")?,
         );
+    let metadata: String = row.try_get("metadata")?;
+    let metadata = serde_json::from_str(&metadata).map_err(|e| StoreError::Corrupt {
+        column: "metadata",
+        detail: e.to_string(),
+    })?;
     Ok(OAuth2Client {
         id: get_ulid(row, "oauth2_client_id")?,
         is_static: get_flag(row, "is_static")?,
@@ -110,6 +115,7 @@ fn client_from_row(row: &AnyRow) -> Result<OAuth2Client, StoreError> {
         client_name: row.try_get("client_name")?,
         client_uri: row.try_get("client_uri")?,
         grant_types,
+        metadata,
         created_at: get_time(row, "created_at")?,
     })
 }
@@ -123,6 +129,25 @@ impl<'c, M> OAuth2ClientRepo<'c, M> {
         let sql = format!("SELECT {COLUMNS} FROM oauth2_clients WHERE oauth2_client_id = $1");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.to_string())
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .as_ref()
+            .map(client_from_row)
+            .transpose()
+    }
+
+    /// The oldest dynamically registered public client whose registration had this digest.
+    pub async fn find_registered(
+        &mut self,
+        metadata_digest: &str,
+    ) -> Result<Option<OAuth2Client>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM oauth2_clients
+             WHERE metadata_digest = $1 AND is_static = 0 AND token_endpoint_auth_method = 'none'
+             ORDER BY oauth2_client_id LIMIT 1"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(metadata_digest)
             .fetch_optional(&mut *self.conn)
             .await?
             .as_ref()
@@ -172,16 +197,39 @@ impl<'c, M> OAuth2ClientRepo<'c, M> {
 impl OAuth2ClientRepo<'_, Write<'_>> {
     /// Insert the client, or replace every field of an existing one with the same id.
     pub async fn upsert(&mut self, client: &OAuth2Client) -> Result<(), StoreError> {
-        let redirect_uris =
-            serde_json::to_string(&client.redirect_uris).map_err(|e| StoreError::Corrupt {
-                column: "redirect_uris",
+        self.write(client, None).await
+    }
+
+    /// Insert a dynamically registered client, remembering the digest of its registration so an
+    /// identical public registration can be answered with it ([`Self::find_registered`]).
+    pub async fn insert_registered(
+        &mut self,
+        client: &OAuth2Client,
+        metadata_digest: &str,
+    ) -> Result<(), StoreError> {
+        self.write(client, Some(metadata_digest)).await
+    }
+
+    async fn write(
+        &mut self,
+        client: &OAuth2Client,
+        metadata_digest: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let corrupt = |column: &'static str| {
+            move |e: serde_json::Error| StoreError::Corrupt {
+                column,
                 detail: e.to_string(),
-            })?;
+            }
+        };
+        let redirect_uris =
+            serde_json::to_string(&client.redirect_uris).map_err(corrupt("redirect_uris"))?;
+        let metadata = serde_json::to_string(&client.metadata).map_err(corrupt("metadata"))?;
         sqlx::query(
             "INSERT INTO oauth2_clients (oauth2_client_id, is_static, encrypted_client_secret, token_endpoint_auth_method,
                  jwks, jwks_uri, redirect_uris, client_name, client_uri, grant_type_authorization_code,
-                 grant_type_refresh_token, grant_type_client_credentials, grant_type_device_code, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                 grant_type_refresh_token, grant_type_client_credentials, grant_type_device_code, metadata,
+                 metadata_digest, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
              ON CONFLICT (oauth2_client_id) DO UPDATE SET
                  is_static = excluded.is_static,
                  encrypted_client_secret = excluded.encrypted_client_secret,
@@ -194,7 +242,9 @@ impl OAuth2ClientRepo<'_, Write<'_>> {
                  grant_type_authorization_code = excluded.grant_type_authorization_code,
                  grant_type_refresh_token = excluded.grant_type_refresh_token,
                  grant_type_client_credentials = excluded.grant_type_client_credentials,
-                 grant_type_device_code = excluded.grant_type_device_code",
+                 grant_type_device_code = excluded.grant_type_device_code,
+                 metadata = excluded.metadata,
+                 metadata_digest = excluded.metadata_digest",
         )
         .bind(client.id.to_string())
         .bind(flag(client.is_static))
@@ -209,6 +259,8 @@ impl OAuth2ClientRepo<'_, Write<'_>> {
         .bind(flag(client.allows_grant(GrantType::RefreshToken)))
         .bind(flag(client.allows_grant(GrantType::ClientCredentials)))
         .bind(flag(client.allows_grant(GrantType::DeviceCode)))
+        .bind(metadata)
+        .bind(metadata_digest)
         .bind(ms(client.created_at))
         .execute(&mut *self.conn)
         .await?;

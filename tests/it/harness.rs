@@ -51,6 +51,7 @@ rate_limiting:
   login:
     per_ip: {{burst: 1000, per_second: 1000}}
     per_account: {{burst: 1000, per_second: 1000}}
+  client_registration: {{burst: 1000, per_second: 1000}}
 http:
   listeners:
     - name: test

@@ -14,6 +14,7 @@ mod hardening;
 mod harness;
 mod openapi;
 mod password_upgrade;
+mod registration;
 mod server;
 mod store_compat;
 mod store_jobs;

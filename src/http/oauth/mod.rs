@@ -4,6 +4,7 @@ pub mod authorization_response;
 pub mod error;
 pub mod introspect;
 mod keys;
+pub mod registration;
 
 use poem::{Route, get, post};
 
@@ -14,4 +15,5 @@ pub fn mount(route: Route) -> Route {
     route
         .at("/oauth2/keys.json", get(keys::jwks))
         .at("/oauth2/introspect", post(introspect::introspect))
+        .at("/oauth2/registration", post(registration::registration))
 }

@@ -31,6 +31,7 @@ fn client(admin: &Admin, name: &str, is_static: bool, client_credentials: bool) 
             .with(GrantType::AuthorizationCode, !client_credentials)
             .with(GrantType::RefreshToken, !client_credentials)
             .with(GrantType::ClientCredentials, client_credentials),
+        metadata: Default::default(),
         created_at: admin.clock.now(),
     }
 }

@@ -96,6 +96,7 @@ async fn oauth2_sessions_list_get_finish(db: TestDb) {
             grant_types: [GrantType::AuthorizationCode, GrantType::RefreshToken]
                 .into_iter()
                 .collect::<GrantTypes>(),
+            metadata: Default::default(),
             created_at: admin.clock.now(),
         });
     }
