@@ -987,12 +987,14 @@ async fn failed_logins_take_the_same_time(db: TestDb) {
     .await
     .unwrap();
 
-    // Round-robin, so that other work on the machine slows every branch alike; and up to three
-    // rounds, as other tests share the machine's two cores. A real leak (a branch that skips
-    // the hashing, as before) fails every round by far.
+    // Round-robin, so that other work on the machine slows every branch alike; and up to five
+    // rounds, as other tests share the machine's two cores (under a load average of 12 a 0.6
+    // bound failed now and then). A real leak fails every round by far: a branch that skips the
+    // hashing answered in under 2% of the time of one that hashes, and bcrypt-12 against
+    // argon2id was ten times apart.
     let users = ["nobody-here", "nopassword", "modern", "legacy"];
     let mut last = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); users.len()];
         for _ in 0..5 {
             for (user, times) in users.iter().zip(&mut times) {
@@ -1013,7 +1015,7 @@ async fn failed_logins_take_the_same_time(db: TestDb) {
         let slowest = medians.iter().map(|(_, t)| *t).max().unwrap();
         if medians
             .iter()
-            .all(|(_, median)| median.as_secs_f64() >= slowest.as_secs_f64() * 0.6)
+            .all(|(_, median)| median.as_secs_f64() >= slowest.as_secs_f64() * 0.4)
         {
             return;
         }
