@@ -60,6 +60,8 @@ pub struct AppState {
     pub cookie_key: Arc<[u8; 32]>,
     /// Token uses waiting to be recorded as session activity.
     pub activity: Arc<ActivityRecorder>,
+    /// `private_key_jwt` clients' JWK Sets fetched from their `jwks_uri`.
+    pub jwks_cache: Arc<oauth::JwksCache>,
 }
 
 impl AppState {
@@ -103,6 +105,7 @@ impl AppState {
             activity: Arc::new(ActivityRecorder::new(std::time::Duration::from_secs(
                 config.experimental.introspection_cache_ttl,
             ))),
+            jwks_cache: Arc::new(oauth::JwksCache::new()?),
             config: Arc::new(config),
             clock,
         })
@@ -146,6 +149,8 @@ pub enum StateError {
     Synapse(#[from] crate::synapse::SynapseError),
     #[error(transparent)]
     Templates(#[from] crate::templates::TemplatesError),
+    #[error("cannot build the HTTP client for client JWK Sets: {0}")]
+    JwksClient(#[from] oauth::jwks_cache::JwksFetchError),
 }
 
 #[derive(Debug, thiserror::Error)]
