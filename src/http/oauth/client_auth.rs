@@ -219,7 +219,7 @@ fn presented_credentials(
 }
 
 /// RFC 6749 §2.3.1: `base64(urlencode(id) ":" urlencode(secret))`.
-pub(super) fn basic_credentials(encoded: &str) -> Result<(String, String), OAuthError> {
+fn basic_credentials(encoded: &str) -> Result<(String, String), OAuthError> {
     use base64::Engine as _;
     let bad = || OAuthError::invalid_client("malformed Basic credentials");
     let decoded = base64::engine::general_purpose::STANDARD

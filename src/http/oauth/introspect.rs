@@ -1,7 +1,8 @@
 //! `POST /oauth2/introspect` (RFC 7662). Synapse calls it for every client request it has not
 //! cached, authenticating with `Authorization: Bearer <matrix.secret>`; confidential OAuth
-//! clients may call it authenticated by any method of [`super::client_auth`]. Unknown, malformed, expired and revoked tokens,
-//! and tokens of locked or deactivated users, are all `{"active": false}` with status 200.
+//! clients may call it authenticated by any method of [`super::client_auth`]. Unknown,
+//! malformed, expired and revoked tokens, and tokens of locked or deactivated users, are all
+//! `{"active": false}` with status 200.
 
 use poem::{
     Request, Response, handler,
@@ -17,8 +18,10 @@ use super::{
     client_auth::{ClientCredentialsForm, authenticate_client},
 };
 use crate::{
-    domain::oauth2_clients::TokenEndpointAuthMethod,
-    domain::scopes::{DEVICE_PREFIX, device_fits_in_scope, with_matrix_twins},
+    domain::{
+        oauth2_clients::TokenEndpointAuthMethod,
+        scopes::{DEVICE_PREFIX, device_fits_in_scope, with_matrix_twins},
+    },
     http::AppState,
     services::access::ActiveToken,
 };
