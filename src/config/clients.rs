@@ -103,7 +103,32 @@ impl ClientConfig {
             ("jwks", self.jwks.is_some()),
             ("jwks_uri", self.jwks_uri.is_some()),
             self.client_auth_method == ClientAuthMethod::PrivateKeyJwt,
-        )
+        )?;
+        if let Some(jwks) = &self.jwks {
+            crate::crypto::jwt::PublicKeySet::from_jwks(jwks)
+                .map_err(|e| ConfigError::invalid(format!("{path}.jwks"), e.to_string()))?;
+        }
+        if let Some(uri) = &self.jwks_uri
+            && !fetchable_over_tls_or_loopback(uri)
+        {
+            return Err(ConfigError::invalid(
+                format!("{path}.jwks_uri"),
+                "must be an https URL (plain http only on a loopback address)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `https`, or `http` to this host only: the keys that authenticate a client must not travel
+/// where anyone on the path could replace them.
+fn fetchable_over_tls_or_loopback(uri: &Url) -> bool {
+    match (uri.scheme(), uri.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Domain(name))) => name.eq_ignore_ascii_case("localhost"),
+        _ => false,
     }
 }
 

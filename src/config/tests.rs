@@ -540,6 +540,30 @@ fn validation_rules() {
             "clients[0].jwks:",
         ),
         (
+            "clients:\n  - client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W\n    client_auth_method: client_secret_jwt\n",
+            "clients[0].client_secret:",
+        ),
+        (
+            "clients:\n  - client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W\n    client_auth_method: client_secret_basic\n",
+            "clients[0].client_secret:",
+        ),
+        (
+            "clients:\n  - client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W\n    client_auth_method: private_key_jwt\n    jwks: {keys: []}\n",
+            "clients[0].jwks: invalid JWK Set",
+        ),
+        (
+            "clients:\n  - client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W\n    client_auth_method: private_key_jwt\n    jwks: [1]\n",
+            "clients[0].jwks: invalid JWK Set",
+        ),
+        (
+            "clients:\n  - client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W\n    client_auth_method: private_key_jwt\n    jwks_uri: http://keys.example.org/jwks.json\n",
+            "clients[0].jwks_uri: must be an https URL",
+        ),
+        (
+            "clients:\n  - client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W\n    client_auth_method: private_key_jwt\n    jwks_uri: ftp://127.0.0.1/jwks.json\n",
+            "clients[0].jwks_uri: must be an https URL",
+        ),
+        (
             "clients:\n  - client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W\n    client_auth_method: none\n  - client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W\n    client_auth_method: none\n",
             "clients[1].client_id: duplicate",
         ),
@@ -864,5 +888,27 @@ fn debug_redacts_other_secrets() {
         "not-a-real-key",
     ] {
         assert!(!debug.contains(secret), "{secret} leaked into Debug output");
+    }
+}
+
+#[test]
+fn client_key_material_that_passes() {
+    let jwk = serde_json::json!({
+        "kty": "EC", "crv": "P-256",
+        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+    });
+    for client in [
+        format!("{{client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W, client_auth_method: private_key_jwt, jwks: {{keys: [{jwk}]}}}}"),
+        "{client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W, client_auth_method: private_key_jwt, jwks_uri: 'https://keys.example.org/jwks.json'}".to_owned(),
+        "{client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W, client_auth_method: private_key_jwt, jwks_uri: 'http://127.0.0.1:8080/jwks.json'}".to_owned(),
+        "{client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W, client_auth_method: private_key_jwt, jwks_uri: 'http://[::1]:8080/jwks.json'}".to_owned(),
+        "{client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W, client_auth_method: private_key_jwt, jwks_uri: 'http://localhost/jwks.json'}".to_owned(),
+        "{client_id: 01JC9R4V8B5D7M3N2P6Q8S0T1W, client_auth_method: client_secret_jwt, client_secret: s}".to_owned(),
+    ] {
+        let overlay = format!("clients:\n  - {client}\n");
+        if let Err(e) = load_with(&overlay) {
+            panic!("{client}: {e}");
+        }
     }
 }

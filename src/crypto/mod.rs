@@ -8,6 +8,8 @@
 //!   threads of their own (`hashing_threads`);
 //! - [`keys`]: parsing and generating the `secrets.keys[]` signing keys, RFC 7638 key ids and the
 //!   published JWKS;
+//! - [`jwt`]: signing JWTs with those keys, and verifying JWTs against another party's JWK Set
+//!   or a shared secret;
 //! - [`encryption`]: the `secrets.encryption` XChaCha20-Poly1305 encrypter for secrets stored in
 //!   the database and cookies.
 //!
@@ -15,6 +17,7 @@
 
 pub mod encryption;
 mod hashing_threads;
+pub mod jwt;
 pub mod keys;
 pub mod passwords;
 

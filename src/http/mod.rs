@@ -67,6 +67,8 @@ pub struct AppState {
     pub registration_policy: crate::domain::client_registration::RegistrationPolicy,
     /// `rate_limiting.client_registration`, per client address.
     pub client_registration_limiter: Arc<RateLimiter<ClientKey>>,
+    /// `private_key_jwt` clients' JWK Sets fetched from their `jwks_uri`.
+    pub jwks_cache: Arc<oauth::JwksCache>,
 }
 
 impl AppState {
@@ -116,6 +118,7 @@ impl AppState {
             client_registration_limiter: Arc::new(RateLimiter::new(
                 &config.rate_limiting.client_registration,
             )),
+            jwks_cache: Arc::new(oauth::JwksCache::new()?),
             config: Arc::new(config),
             clock,
         })
@@ -159,6 +162,8 @@ pub enum StateError {
     Synapse(#[from] crate::synapse::SynapseError),
     #[error(transparent)]
     Templates(#[from] crate::templates::TemplatesError),
+    #[error("cannot build the HTTP client for client JWK Sets: {0}")]
+    JwksClient(#[from] oauth::jwks_cache::JwksFetchError),
 }
 
 #[derive(Debug, thiserror::Error)]

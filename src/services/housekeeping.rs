@@ -1,5 +1,6 @@
 //! What the job worker does every minute besides jobs: delete rows of short-lived tables that
-//! nothing can use any more (compat SSO logins, completed jobs), and end the sessions that ran
+//! nothing can use any more (compat SSO logins, completed jobs, the `jti`s of expired client
+//! assertions), and end the sessions that ran
 //! out (browser sessions past their lifetime or idle timeout; compat and OAuth 2.0 sessions idle
 //! past `experimental.inactive_session_expiration`, whose devices then leave the homeserver).
 //! Several workers may run it at once (replicas): every step is idempotent.
@@ -40,6 +41,7 @@ pub struct Swept {
     pub browser_sessions: u64,
     pub compat_sessions: u64,
     pub oauth2_sessions: u64,
+    pub client_assertion_jtis: u64,
 }
 
 impl Housekeeping {
@@ -68,6 +70,8 @@ impl Housekeeping {
             .jobs()
             .delete_completed_before(now - KEEP_COMPLETED_JOBS)
             .await?;
+        // An expired assertion is refused on its `exp` alone; its `jti` need not be kept.
+        swept.client_assertion_jtis = repo.client_assertions().delete_expired(now).await?;
         swept.browser_sessions = repo
             .browser_sessions()
             .finish_expired(&self.browser_sessions, now)

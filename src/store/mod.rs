@@ -5,6 +5,7 @@
 
 pub mod browser_sessions;
 pub mod bulk;
+pub mod client_assertions;
 mod codec;
 pub mod compat;
 pub mod compat_sso;
@@ -34,10 +35,11 @@ use sqlx::{
 };
 
 pub use self::{
-    browser_sessions::BrowserSessionRepo, compat::CompatRepo, compat_sso::CompatSsoRepo,
-    emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo,
-    oauth2_sessions::OAuth2SessionRepo, passwords::PasswordRepo, personal::PersonalRepo,
-    registration_tokens::RegistrationTokenRepo, upstream::UpstreamRepo, users::UserRepo,
+    browser_sessions::BrowserSessionRepo, client_assertions::ClientAssertionRepo,
+    compat::CompatRepo, compat_sso::CompatSsoRepo, emails::EmailRepo, jobs::JobRepo,
+    oauth2_clients::OAuth2ClientRepo, oauth2_sessions::OAuth2SessionRepo, passwords::PasswordRepo,
+    personal::PersonalRepo, registration_tokens::RegistrationTokenRepo, upstream::UpstreamRepo,
+    users::UserRepo,
 };
 
 /// Which database engine a [`Store`] talks to.
@@ -355,6 +357,7 @@ repositories! {
     compat_sso -> CompatSsoRepo,
     upstream -> UpstreamRepo,
     oauth2_sessions -> OAuth2SessionRepo,
+    client_assertions -> ClientAssertionRepo,
 }
 
 /// Record that a session (a row of `table`, keyed by `key`) was used at `at`, from `ip` when
@@ -400,6 +403,7 @@ migrations! {
     6 => "0006_drop_redundant_indexes",
     7 => "0007_compat_sessions_active_by_user",
     8 => "0008_token_use_and_rotation",
+    9 => "0009_client_assertion_jtis",
     11 => "0011_client_registration",
 }
 

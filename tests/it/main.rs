@@ -8,6 +8,7 @@
 mod admin;
 mod browser;
 mod cli;
+mod client_auth;
 mod common;
 mod compat_http;
 mod hardening;

@@ -1,9 +1,9 @@
 //! `POST /oauth2/introspect` (RFC 7662). Synapse calls it for every client request it has not
 //! cached, authenticating with `Authorization: Bearer <matrix.secret>`; confidential OAuth
-//! clients may call it with their credentials. Unknown, malformed, expired and revoked tokens,
-//! and tokens of locked or deactivated users, are all `{"active": false}` with status 200.
+//! clients may call it authenticated by any method of [`super::client_auth`]. Unknown,
+//! malformed, expired and revoked tokens, and tokens of locked or deactivated users, are all
+//! `{"active": false}` with status 200.
 
-use base64::Engine;
 use poem::{
     Request, Response, handler,
     http::header,
@@ -13,9 +13,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use super::OAuthError;
+use super::{
+    OAuthError,
+    client_auth::{ClientCredentialsForm, authenticate_client},
+};
 use crate::{
-    domain::scopes::{DEVICE_PREFIX, device_fits_in_scope, with_matrix_twins},
+    domain::{
+        oauth2_clients::TokenEndpointAuthMethod,
+        scopes::{DEVICE_PREFIX, device_fits_in_scope, with_matrix_twins},
+    },
     http::AppState,
     services::access::ActiveToken,
 };
@@ -26,10 +32,8 @@ pub struct IntrospectionRequest {
     #[serde(default)]
     #[allow(dead_code)] // RFC 7662 §2.1: a hint the server may ignore; every type is tried.
     token_type_hint: Option<String>,
-    #[serde(default)]
-    client_id: Option<String>,
-    #[serde(default)]
-    client_secret: Option<String>,
+    #[serde(flatten)]
+    credentials: ClientCredentialsForm,
 }
 
 impl std::fmt::Debug for IntrospectionRequest {
@@ -38,11 +42,7 @@ impl std::fmt::Debug for IntrospectionRequest {
         f.debug_struct("IntrospectionRequest")
             .field("token", &crate::domain::redact::Redacted)
             .field("token_type_hint", &self.token_type_hint)
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &crate::domain::redact::RedactedOption(&self.client_secret),
-            )
+            .field("credentials", &self.credentials)
             .finish()
     }
 }
@@ -131,8 +131,8 @@ fn with_expiry(
     )
 }
 
-/// Synapse's shared secret as a bearer token, or a confidential client's credentials
-/// (`client_secret_basic` or `client_secret_post`). Anything else is 401.
+/// Synapse's shared secret as a bearer token, or a confidential client authenticated by
+/// [`authenticate_client`]. RFC 7662 §2.1: public clients may not introspect.
 async fn authenticate_caller(
     req: &Request,
     state: &AppState,
@@ -142,72 +142,24 @@ async fn authenticate_caller(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let credentials = match authorization {
-        Some(value) if value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer ") => {
-            let presented = value[7..].trim().as_bytes();
-            if bool::from(presented.ct_eq(state.matrix_secret.as_bytes())) {
-                return Ok(());
-            }
-            return Err(OAuthError::invalid_client("unknown bearer credential"));
-        }
-        Some(value) if value.len() > 6 && value[..6].eq_ignore_ascii_case("basic ") => {
-            basic_credentials(&value[6..])?
-        }
-        Some(_) => {
-            return Err(OAuthError::invalid_client(
-                "unsupported Authorization scheme",
-            ));
-        }
-        None => match (&form.client_id, &form.client_secret) {
-            (Some(id), Some(secret)) => (id.clone(), secret.clone()),
-            _ => {
-                return Err(OAuthError::invalid_client(
-                    "client authentication is required",
-                ));
-            }
-        },
-    };
-    let (client_id, client_secret) = credentials;
-    let Ok(client_id) = ulid::Ulid::from_string(&client_id) else {
-        return Err(OAuthError::invalid_client("unknown client"));
-    };
-    let client = {
-        let mut reader = state
-            .store
-            .reader()
-            .await
-            .map_err(|e| OAuthError::server_error("introspection: database unavailable", &e))?;
-        reader
-            .oauth2_clients()
-            .find(client_id)
-            .await
-            .map_err(|e| OAuthError::server_error("introspection: client lookup failed", &e))?
-    };
-    let stored = client
-        .and_then(|c| c.encrypted_client_secret)
-        .and_then(|encrypted| state.encrypter.decrypt_str(&encrypted).ok());
-    match stored {
-        Some(stored) if bool::from(stored.as_bytes().ct_eq(client_secret.as_bytes())) => Ok(()),
-        // RFC 7662 §2.1: public clients may not introspect; unknown clients neither.
-        _ => Err(OAuthError::invalid_client("client authentication failed")),
+    if let Some(value) = authorization
+        && value.len() > 7
+        && value[..7].eq_ignore_ascii_case("bearer ")
+    {
+        let presented = value[7..].trim().as_bytes();
+        return if bool::from(presented.ct_eq(state.matrix_secret.as_bytes())) {
+            Ok(())
+        } else {
+            Err(OAuthError::invalid_client("unknown bearer credential"))
+        };
     }
-}
-
-/// RFC 6749 §2.3.1: `base64(urlencode(id) ":" urlencode(secret))`.
-fn basic_credentials(encoded: &str) -> Result<(String, String), OAuthError> {
-    let bad = || OAuthError::invalid_client("malformed Basic credentials");
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| bad())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    let decode = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .ok_or_else(bad)
-    };
-    Ok((decode(id)?, decode(secret)?))
+    let caller = authenticate_client(state, req.headers(), &form.credentials).await?;
+    if caller.method == TokenEndpointAuthMethod::None {
+        return Err(OAuthError::invalid_client(
+            "public clients may not introspect tokens",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -220,9 +172,11 @@ mod tests {
             "token": "mct_tokenvalue",
             "client_id": "01JC9R4V8B5D7M3N2P6Q8S0T1W",
             "client_secret": "s3cret-value",
+            "client_assertion": "eyJhbGciOiJIUzI1NiJ9.assertion.value",
         }))
         .expect("request");
         let debug = format!("{request:?}");
+        assert!(!debug.contains("assertion.value"), "{debug}");
         assert!(!debug.contains("mct_tokenvalue"), "{debug}");
         assert!(!debug.contains("s3cret-value"), "{debug}");
         assert!(debug.contains("01JC9R4V8B5D7M3N2P6Q8S0T1W"), "{debug}");

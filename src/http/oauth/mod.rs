@@ -1,15 +1,19 @@
 //! The `oauth` resource: OAuth 2.0 / OIDC endpoints under `/oauth2/`.
 
 pub mod authorization_response;
+pub mod client_auth;
 pub mod error;
 pub mod introspect;
+pub mod jwks_cache;
 mod keys;
 pub mod registration;
 
 use poem::{Route, get, post};
 
 pub use authorization_response::{AuthorizationResponse, RedirectUriError, ResponseMode};
+pub use client_auth::{AuthenticatedClient, ClientCredentialsForm, authenticate_client};
 pub use error::{OAuthError, OAuthErrorCode};
+pub use jwks_cache::JwksCache;
 
 pub fn mount(route: Route) -> Route {
     route
