@@ -12,6 +12,7 @@ pub mod emails;
 pub mod invalidations;
 pub mod jobs;
 pub mod oauth2_clients;
+pub mod oauth2_grants;
 pub mod oauth2_sessions;
 pub mod pagination;
 pub mod passwords;
@@ -36,8 +37,9 @@ use sqlx::{
 pub use self::{
     browser_sessions::BrowserSessionRepo, compat::CompatRepo, compat_sso::CompatSsoRepo,
     emails::EmailRepo, jobs::JobRepo, oauth2_clients::OAuth2ClientRepo,
-    oauth2_sessions::OAuth2SessionRepo, passwords::PasswordRepo, personal::PersonalRepo,
-    registration_tokens::RegistrationTokenRepo, upstream::UpstreamRepo, users::UserRepo,
+    oauth2_grants::OAuth2GrantRepo, oauth2_sessions::OAuth2SessionRepo, passwords::PasswordRepo,
+    personal::PersonalRepo, registration_tokens::RegistrationTokenRepo, upstream::UpstreamRepo,
+    users::UserRepo,
 };
 
 /// Which database engine a [`Store`] talks to.
@@ -355,6 +357,7 @@ repositories! {
     compat_sso -> CompatSsoRepo,
     upstream -> UpstreamRepo,
     oauth2_sessions -> OAuth2SessionRepo,
+    oauth2_grants -> OAuth2GrantRepo,
 }
 
 /// Record that a session (a row of `table`, keyed by `key`) was used at `at`, from `ip` when
@@ -400,6 +403,7 @@ migrations! {
     6 => "0006_drop_redundant_indexes",
     7 => "0007_compat_sessions_active_by_user",
     8 => "0008_token_use_and_rotation",
+    10 => "0010_oauth2_grants",
 }
 
 fn migrator(backend: Backend) -> Migrator {
