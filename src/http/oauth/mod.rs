@@ -2,6 +2,7 @@
 
 pub mod authorization_response;
 pub mod error;
+mod grant_errors;
 pub mod introspect;
 mod keys;
 
