@@ -968,7 +968,63 @@ async fn demoted_admin_loses_synapse_admin_at_once(db: TestDb) {
     );
 }
 
+/// Regression: the admin API's finish ended the tokens but queued no device sync, so the
+/// session's device stayed in the homeserver.
+async fn admin_finish_ends_tokens_and_queues_the_device_sync(db: TestDb) {
+    let setup = Setup::start(&db).await;
+    let s = &setup.server;
+    setup.register("root", true).await;
+    let admin = setup.admin_token("root");
+    let ivan = user(&setup, "ivan", false).await;
+    let client = public_client(&setup).await;
+    let scope = format!("urn:matrix:client:api:* {DEVICE_SCOPE}");
+    let code = approved_code(&setup, &client, &ivan, &scope, Some(s256())).await;
+    let issued = exchange(&setup, &client, &code, Some(VERIFIER))
+        .await
+        .unwrap();
+    assert_eq!(
+        introspect_cached(&setup, &issued.access_token).await["active"],
+        true
+    );
+    let queued_syncs = || async {
+        s.store
+            .reader()
+            .await
+            .unwrap()
+            .jobs()
+            .list(gatehouse::domain::jobs::JobStatus::Available)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|queued| {
+                queued.job == gatehouse::domain::jobs::Job::SyncDevices { user_id: ivan.id }
+            })
+            .count()
+    };
+    let before = queued_syncs().await;
+
+    let (status, body) = setup
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/admin/v1/oauth2-sessions/{}/finish", issued.session.id),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["data"]["attributes"]["finished_at"].is_string(),
+        "{body}"
+    );
+    assert_eq!(
+        s.introspect(&issued.access_token, true).await,
+        json!({"active": false})
+    );
+    assert_eq!(queued_syncs().await, before + 1, "a device sync is queued");
+}
+
 on_both_backends!(
+    admin_finish_ends_tokens_and_queues_the_device_sync,
     code_is_exchanged_once_and_a_replay_ends_the_session,
     pkce_and_redirect_rules,
     consent_is_remembered_until_scopes_grow,
