@@ -164,6 +164,21 @@ async fn refresh(
     .await
 }
 
+/// A new public client, and an OAuth 2.0 session for `user` through it (code + PKCE): what
+/// the token endpoint would hand back.
+pub(crate) async fn oauth_session(
+    setup: &Setup,
+    user: &User,
+    scope: &str,
+) -> (OAuth2Client, IssuedTokens) {
+    let client = public_client(setup).await;
+    let code = approved_code(setup, &client, user, scope, Some(s256())).await;
+    let issued = exchange(setup, &client, &code, Some(VERIFIER))
+        .await
+        .unwrap();
+    (client, issued)
+}
+
 /// Introspect twice (the second answer from the cache) and return the answer.
 async fn introspect_cached(setup: &Setup, token: &str) -> Value {
     let first = setup.server.introspect(token, true).await;
@@ -228,6 +243,7 @@ async fn code_is_exchanged_once_and_a_replay_ends_the_session(db: TestDb) {
     assert_eq!(answer["client_id"], client.id.to_string());
     assert_eq!(answer["device_id"], "ABCDEFGHIJ");
     assert_eq!(answer["expires_in"], 300);
+    assert!(answer["jti"].is_string(), "{answer}");
     let scopes = scope_of(&answer);
     for expected in [
         "openid",

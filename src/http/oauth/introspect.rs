@@ -106,6 +106,10 @@ fn describe(state: &AppState, active: &ActiveToken, supports_device_id: bool) ->
         "nbf": active.issued_at.timestamp(),
         "iss": state.config.http.issuer().as_str(),
     });
+    // MAS sends `jti` for OAuth 2.0 tokens only.
+    if active.token_type == crate::domain::tokens::TokenType::AccessToken {
+        body["jti"] = json!(active.token_id.to_string());
+    }
     // A client's own token (client credentials) has no user: no `sub`, no `username`.
     if let Some(user) = &active.user {
         body["username"] = json!(user.username);
