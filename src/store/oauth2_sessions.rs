@@ -485,8 +485,9 @@ impl OAuth2SessionRepo<'_, Write<'_>> {
         self.finish_where("user_id", user_id, now).await
     }
 
-    /// Finish the sessions whose `column` (a fixed name chosen above) is `id`, revoking their
-    /// tokens first (while the sessions are still findable as active).
+    /// Finish the sessions whose `column` (a fixed name chosen above) is `id`, then revoke
+    /// their tokens. Sessions before tokens, the order the activity flusher writes them in
+    /// (`services::activity`): the other order deadlocks against it on PostgreSQL.
     async fn finish_where(
         &mut self,
         column: &'static str,
@@ -494,17 +495,6 @@ impl OAuth2SessionRepo<'_, Write<'_>> {
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let id = id.to_string();
-        for table in ["oauth2_access_tokens", "oauth2_refresh_tokens"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE {table} SET revoked_at = $1
-                 WHERE revoked_at IS NULL AND oauth2_session_id IN
-                   (SELECT oauth2_session_id FROM oauth2_sessions WHERE {column} = $2 AND finished_at IS NULL)"
-            )))
-            .bind(ms(now))
-            .bind(&id)
-            .execute(&mut *self.conn)
-            .await?;
-        }
         let done = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE oauth2_sessions SET finished_at = $1 WHERE {column} = $2 AND finished_at IS NULL"
         )))
@@ -512,6 +502,19 @@ impl OAuth2SessionRepo<'_, Write<'_>> {
         .bind(&id)
         .execute(&mut *self.conn)
         .await?;
+        // The tokens of every finished session matched: those just finished, and any token an
+        // earlier finish left unrevoked.
+        for table in ["oauth2_access_tokens", "oauth2_refresh_tokens"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET revoked_at = $1
+                 WHERE revoked_at IS NULL AND oauth2_session_id IN
+                   (SELECT oauth2_session_id FROM oauth2_sessions WHERE {column} = $2 AND finished_at IS NOT NULL)"
+            )))
+            .bind(ms(now))
+            .bind(&id)
+            .execute(&mut *self.conn)
+            .await?;
+        }
         Ok(done.rows_affected())
     }
 

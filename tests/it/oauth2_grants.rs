@@ -1039,7 +1039,59 @@ async fn admin_finish_ends_tokens_and_queues_the_device_sync(db: TestDb) {
     assert_eq!(queued_syncs().await, before + 1, "a device sync is queued");
 }
 
+/// Regression: finishing a session revoked its tokens before marking the session finished,
+/// the reverse of the activity flusher's order (session activity, then token first uses), so
+/// the two deadlocked on PostgreSQL. Here a flusher-like unit of work holds the session row
+/// while a finish starts, then marks the token used: both must complete.
+async fn finishing_while_activity_is_written_does_not_deadlock(db: TestDb) {
+    let setup = Setup::start(&db).await;
+    let s = &setup.server;
+    let judy = user(&setup, "judy", false).await;
+    let (_, issued) = oauth_session(&setup, &judy, "urn:matrix:client:api:*").await;
+    let token_id = s
+        .store
+        .reader()
+        .await
+        .unwrap()
+        .oauth2_sessions()
+        .find_access_token(&issued.access_token)
+        .await
+        .unwrap()
+        .unwrap()
+        .token
+        .id;
+    let now = s.clock.now();
+
+    let mut flusher = s.store.repo().await.unwrap();
+    flusher
+        .oauth2_sessions()
+        .record_activity(issued.session.id, now, None)
+        .await
+        .unwrap();
+    let finishing = tokio::spawn({
+        let store = s.store.clone();
+        let clock = s.clock.clone();
+        let session_id = issued.session.id;
+        async move { oauth2_sessions::finish(&store, &clock, session_id).await }
+    });
+    // Let the finish reach the database and wait there.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    flusher
+        .oauth2_sessions()
+        .mark_access_tokens_used(&[token_id], now)
+        .await
+        .expect("no deadlock");
+    flusher.save().await.unwrap();
+    let finished = finishing.await.unwrap().expect("the finish completes");
+    assert!(finished.is_some_and(|session| session.finished_at.is_some()));
+    assert_eq!(
+        s.introspect(&issued.access_token, true).await,
+        json!({"active": false})
+    );
+}
+
 on_both_backends!(
+    finishing_while_activity_is_written_does_not_deadlock,
     admin_finish_ends_tokens_and_queues_the_device_sync,
     code_is_exchanged_once_and_a_replay_ends_the_session,
     pkce_and_redirect_rules,
