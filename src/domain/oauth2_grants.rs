@@ -264,6 +264,35 @@ pub enum PollOutcome {
 }
 
 impl DeviceCodeGrant {
+    /// A device's request made at `now`: pending, lasting [`DEVICE_CODE_LIFETIME`], polled
+    /// every [`POLL_INTERVAL`] at first.
+    pub fn new(
+        id: Ulid,
+        client_id: Ulid,
+        scope: Scope,
+        user_code: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            client_id,
+            scope,
+            user_code,
+            created_at: now,
+            expires_at: now + DEVICE_CODE_LIFETIME,
+            last_polled_at: None,
+            interval: POLL_INTERVAL,
+            fulfilled_at: None,
+            rejected_at: None,
+            exchanged_at: None,
+            user_id: None,
+            user_session_id: None,
+            session_id: None,
+            ip_address: None,
+            user_agent: None,
+        }
+    }
+
     /// Whether the user can still approve or decline it at `now`.
     pub fn awaits_user(&self, now: DateTime<Utc>) -> bool {
         now < self.expires_at
@@ -484,24 +513,13 @@ mod tests {
     }
 
     fn device_grant() -> DeviceCodeGrant {
-        DeviceCodeGrant {
-            id: Ulid::nil(),
-            client_id: Ulid::nil(),
-            scope: Scope::default(),
-            user_code: "BCDF-GHJK".to_owned(),
-            created_at: at(0),
-            expires_at: at(0) + DEVICE_CODE_LIFETIME,
-            last_polled_at: None,
-            interval: POLL_INTERVAL,
-            fulfilled_at: None,
-            rejected_at: None,
-            exchanged_at: None,
-            user_id: None,
-            user_session_id: None,
-            session_id: None,
-            ip_address: None,
-            user_agent: None,
-        }
+        DeviceCodeGrant::new(
+            Ulid::nil(),
+            Ulid::nil(),
+            Scope::default(),
+            "BCDF-GHJK".to_owned(),
+            at(0),
+        )
     }
 
     #[test]

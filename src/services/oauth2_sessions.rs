@@ -16,9 +16,9 @@ use crate::{
         jobs::Job,
         oauth2_clients::{GrantType, OAuth2Client, TokenEndpointAuthMethod},
         oauth2_grants::{
-            AuthorizationGrant, DEVICE_CODE_LIFETIME, DeviceCodeGrant, GrantState,
-            OAuth2AccessToken, OAuth2RefreshToken, POLL_INTERVAL, PollOutcome, SLOW_DOWN_STEP,
-            device_count, generate_code, generate_user_code, needs_consent, normalize_user_code,
+            AuthorizationGrant, DeviceCodeGrant, GrantState, OAuth2AccessToken, OAuth2RefreshToken,
+            PollOutcome, SLOW_DOWN_STEP, device_count, generate_code, generate_user_code,
+            needs_consent, normalize_user_code,
         },
         oauth2_sessions::OAuth2Session,
         scopes::{MAS_ADMIN, SYNAPSE_ADMIN, Scope},
@@ -306,30 +306,15 @@ pub async fn exchange_code(
         }
         (None, None) => {}
     }
-    let Some(user_id) = grant.user_id else {
+    let approved = Approved {
+        user_id: grant.user_id,
+        scope: &grant.scope,
+        user_session_id: grant.user_session_id,
+    };
+    let Some(issued) = start_approved(&mut repo, clock, rng, client, approved, access_ttl).await?
+    else {
         return Err(unknown);
     };
-    let user = match repo.users().find_by_id(user_id).await? {
-        Some(user) if user.is_active() => user,
-        _ => return Err(unknown),
-    };
-    let session = new_session(
-        clock,
-        client,
-        Some(&user),
-        &grant.scope,
-        grant.user_session_id,
-    );
-    let issued = issue(
-        &mut repo,
-        clock,
-        rng,
-        client,
-        session,
-        Some(user),
-        access_ttl,
-    )
-    .await?;
     // The session exists now (the grant refers to it); a refusal below drops the unit of
     // work, and the session with it.
     if !repo
@@ -345,6 +330,43 @@ pub async fn exchange_code(
         grant: Some(grant),
         ..issued
     })
+}
+
+/// What a user approved (an authorization or a device grant): who, what, from which browser
+/// session.
+struct Approved<'a> {
+    user_id: Option<Ulid>,
+    scope: &'a Scope,
+    user_session_id: Option<Ulid>,
+}
+
+/// Start the session an approved grant leads to, with its tokens; `None` when the user who
+/// approved is unknown or no longer active.
+async fn start_approved(
+    repo: &mut Repo,
+    clock: &dyn Clock,
+    rng: &mut (impl Rng + Send),
+    client: &OAuth2Client,
+    approved: Approved<'_>,
+    access_ttl: Duration,
+) -> Result<Option<IssuedTokens>, StoreError> {
+    let Some(user_id) = approved.user_id else {
+        return Ok(None);
+    };
+    let user = match repo.users().find_by_id(user_id).await? {
+        Some(user) if user.is_active() => user,
+        _ => return Ok(None),
+    };
+    let session = new_session(
+        clock,
+        client,
+        Some(&user),
+        approved.scope,
+        approved.user_session_id,
+    );
+    issue(repo, clock, rng, client, session, Some(user), access_ttl)
+        .await
+        .map(Some)
 }
 
 fn new_session(
@@ -443,22 +465,15 @@ pub async fn start_device_authorization(
     for _ in 0..3 {
         let device_code = generate_code(rng);
         let grant = DeviceCodeGrant {
-            id: new_id(clock),
-            client_id: client.id,
-            scope: scope.clone(),
-            user_code: generate_user_code(rng),
-            created_at: now,
-            expires_at: now + DEVICE_CODE_LIFETIME,
-            last_polled_at: None,
-            interval: POLL_INTERVAL,
-            fulfilled_at: None,
-            rejected_at: None,
-            exchanged_at: None,
-            user_id: None,
-            user_session_id: None,
-            session_id: None,
             ip_address: ip_address.clone(),
             user_agent: user_agent.clone(),
+            ..DeviceCodeGrant::new(
+                new_id(clock),
+                client.id,
+                scope.clone(),
+                generate_user_code(rng),
+                now,
+            )
         };
         match repo.oauth2_grants().add_device(&grant, &device_code).await {
             Ok(()) => {
@@ -585,30 +600,16 @@ pub async fn exchange_device_code(
         repo.save().await?;
         return Err(refused);
     }
-    let Some(user_id) = grant.user_id else {
-        return Err(GrantError::InvalidGrant("unknown or used device code"));
+    let approved = Approved {
+        user_id: grant.user_id,
+        scope: &grant.scope,
+        user_session_id: grant.user_session_id,
     };
-    let user = match repo.users().find_by_id(user_id).await? {
-        Some(user) if user.is_active() => user,
-        _ => return Err(GrantError::AccessDenied),
+    let Some(issued) = start_approved(&mut repo, clock, rng, client, approved, access_ttl).await?
+    else {
+        // The user who approved is gone, locked or deactivated since.
+        return Err(GrantError::AccessDenied);
     };
-    let session = new_session(
-        clock,
-        client,
-        Some(&user),
-        &grant.scope,
-        grant.user_session_id,
-    );
-    let issued = issue(
-        &mut repo,
-        clock,
-        rng,
-        client,
-        session,
-        Some(user),
-        access_ttl,
-    )
-    .await?;
     // The session exists now (the grant refers to it); a refusal below drops the unit of
     // work, and the session with it.
     if !repo

@@ -164,6 +164,14 @@ async fn refresh(
     .await
 }
 
+/// An OAuth 2.0 session for `user` at `client` (code + PKCE, approved and exchanged).
+async fn signed_in(setup: &Setup, client: &OAuth2Client, user: &User, scope: &str) -> IssuedTokens {
+    let code = approved_code(setup, client, user, scope, Some(s256())).await;
+    exchange(setup, client, &code, Some(VERIFIER))
+        .await
+        .unwrap()
+}
+
 /// A new public client, and an OAuth 2.0 session for `user` through it (code + PKCE): what
 /// the token endpoint would hand back.
 pub(crate) async fn oauth_session(
@@ -172,10 +180,7 @@ pub(crate) async fn oauth_session(
     scope: &str,
 ) -> (OAuth2Client, IssuedTokens) {
     let client = public_client(setup).await;
-    let code = approved_code(setup, &client, user, scope, Some(s256())).await;
-    let issued = exchange(setup, &client, &code, Some(VERIFIER))
-        .await
-        .unwrap();
+    let issued = signed_in(setup, &client, user, scope).await;
     (client, issued)
 }
 
@@ -461,17 +466,7 @@ async fn refresh_rotates_and_a_replay_ends_the_session(db: TestDb) {
     let s = &setup.server;
     let dave = user(&setup, "dave", false).await;
     let client = public_client(&setup).await;
-    let code = approved_code(
-        &setup,
-        &client,
-        &dave,
-        "urn:matrix:client:api:*",
-        Some(s256()),
-    )
-    .await;
-    let first = exchange(&setup, &client, &code, Some(VERIFIER))
-        .await
-        .unwrap();
+    let first = signed_in(&setup, &client, &dave, "urn:matrix:client:api:*").await;
     assert_eq!(
         introspect_cached(&setup, &first.access_token).await["active"],
         true
@@ -532,17 +527,7 @@ async fn refresh_rotates_and_a_replay_ends_the_session(db: TestDb) {
 
     // A lost answer: the old token again before its successor was used rotates again, and the
     // unused successor is withdrawn.
-    let code = approved_code(
-        &setup,
-        &client,
-        &dave,
-        "urn:matrix:client:api:*",
-        Some(s256()),
-    )
-    .await;
-    let start = exchange(&setup, &client, &code, Some(VERIFIER))
-        .await
-        .unwrap();
+    let start = signed_in(&setup, &client, &dave, "urn:matrix:client:api:*").await;
     let start_refresh = start.refresh_token.unwrap();
     let lost = refresh(&setup, &client, &start_refresh, None)
         .await
@@ -803,17 +788,7 @@ async fn revocation_ends_the_session_of_its_own_client_only(db: TestDb) {
     let frank = user(&setup, "frank", false).await;
     let client = public_client(&setup).await;
     let other = public_client(&setup).await;
-    let code = approved_code(
-        &setup,
-        &client,
-        &frank,
-        "urn:matrix:client:api:*",
-        Some(s256()),
-    )
-    .await;
-    let issued = exchange(&setup, &client, &code, Some(VERIFIER))
-        .await
-        .unwrap();
+    let issued = signed_in(&setup, &client, &frank, "urn:matrix:client:api:*").await;
     assert_eq!(
         introspect_cached(&setup, &issued.access_token).await["active"],
         true
@@ -851,17 +826,7 @@ async fn revocation_ends_the_session_of_its_own_client_only(db: TestDb) {
     );
 
     // Revoking an access token ends its refresh token too (MSC4254).
-    let code = approved_code(
-        &setup,
-        &client,
-        &frank,
-        "urn:matrix:client:api:*",
-        Some(s256()),
-    )
-    .await;
-    let issued = exchange(&setup, &client, &code, Some(VERIFIER))
-        .await
-        .unwrap();
+    let issued = signed_in(&setup, &client, &frank, "urn:matrix:client:api:*").await;
     oauth2_sessions::revoke(&s.store, &s.clock, client.id, &issued.access_token)
         .await
         .unwrap();
@@ -888,10 +853,7 @@ async fn kill_sessions_ends_oauth_tokens_at_once(db: TestDb) {
     let grace = user(&setup, "grace", false).await;
     let client = public_client(&setup).await;
     let scope = format!("urn:matrix:client:api:* {DEVICE_SCOPE}");
-    let code = approved_code(&setup, &client, &grace, &scope, Some(s256())).await;
-    let issued = exchange(&setup, &client, &code, Some(VERIFIER))
-        .await
-        .unwrap();
+    let issued = signed_in(&setup, &client, &grace, &scope).await;
     assert_eq!(
         introspect_cached(&setup, &issued.access_token).await["active"],
         true
@@ -936,17 +898,13 @@ async fn demoted_admin_loses_synapse_admin_at_once(db: TestDb) {
     let admin = setup.admin_token("root");
     let heidi = user(&setup, "heidi", true).await;
     let client = public_client(&setup).await;
-    let code = approved_code(
+    let issued = signed_in(
         &setup,
         &client,
         &heidi,
         "urn:matrix:client:api:* urn:synapse:admin:*",
-        Some(s256()),
     )
     .await;
-    let issued = exchange(&setup, &client, &code, Some(VERIFIER))
-        .await
-        .unwrap();
     let before = introspect_cached(&setup, &issued.access_token).await;
     assert!(
         scope_of(&before).contains(&"urn:synapse:admin:*"),
@@ -994,10 +952,7 @@ async fn admin_finish_ends_tokens_and_queues_the_device_sync(db: TestDb) {
     let ivan = user(&setup, "ivan", false).await;
     let client = public_client(&setup).await;
     let scope = format!("urn:matrix:client:api:* {DEVICE_SCOPE}");
-    let code = approved_code(&setup, &client, &ivan, &scope, Some(s256())).await;
-    let issued = exchange(&setup, &client, &code, Some(VERIFIER))
-        .await
-        .unwrap();
+    let issued = signed_in(&setup, &client, &ivan, &scope).await;
     assert_eq!(
         introspect_cached(&setup, &issued.access_token).await["active"],
         true
