@@ -444,6 +444,25 @@ impl OAuth2GrantRepo<'_, Write<'_>> {
         Ok(true)
     }
 
+    /// Delete the authorization and device grants made before `before` (housekeeping: by then
+    /// none can be answered or exchanged); returns how many.
+    pub async fn delete_created_before(
+        &mut self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        for table in ["oauth2_authorization_grants", "oauth2_device_code_grants"] {
+            deleted += sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE created_at < $1"
+            )))
+            .bind(ms(before))
+            .execute(&mut *self.conn)
+            .await?
+            .rows_affected();
+        }
+        Ok(deleted)
+    }
+
     /// Remember that the user consented to `scope` (but its device scopes) for the client.
     pub async fn add_consent(
         &mut self,

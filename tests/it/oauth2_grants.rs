@@ -1045,7 +1045,57 @@ async fn finishing_while_activity_is_written_does_not_deadlock(db: TestDb) {
     );
 }
 
+async fn housekeeping_deletes_week_old_grants(db: TestDb) {
+    let setup = Setup::start(&db).await;
+    let s = &setup.server;
+    let client = public_client(&setup).await;
+    let grant = oauth2_sessions::start_authorization(
+        &s.store,
+        &s.clock,
+        &client,
+        request("openid", Some(s256())),
+    )
+    .await
+    .unwrap();
+    let (device, _) = oauth2_sessions::start_device_authorization(
+        &s.store,
+        &s.clock,
+        &mut s.state.random.rng(),
+        &client,
+        Scope::parse("openid").unwrap(),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let housekeeping = gatehouse::services::housekeeping::Housekeeping::default();
+    s.clock.advance(Duration::days(7) - Duration::minutes(1));
+    let kept = housekeeping.sweep(&s.store, &s.clock).await.unwrap();
+    assert_eq!(kept.oauth2_grants, 0);
+    s.clock.advance(Duration::minutes(2));
+    let swept = housekeeping.sweep(&s.store, &s.clock).await.unwrap();
+    assert_eq!(swept.oauth2_grants, 2);
+    let mut reader = s.store.reader().await.unwrap();
+    assert!(
+        reader
+            .oauth2_grants()
+            .find(grant.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        reader
+            .oauth2_grants()
+            .find_device(device.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 on_both_backends!(
+    housekeeping_deletes_week_old_grants,
     finishing_while_activity_is_written_does_not_deadlock,
     admin_finish_ends_tokens_and_queues_the_device_sync,
     code_is_exchanged_once_and_a_replay_ends_the_session,
