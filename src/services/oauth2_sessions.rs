@@ -273,11 +273,8 @@ pub async fn exchange_code(
         return Err(unknown);
     }
     if grant.state() == GrantState::Exchanged {
-        if let Some(session_id) = grant.session_id {
-            end_session(&mut repo, clock, session_id).await?;
-        }
-        repo.save().await?;
-        return Err(GrantError::CodeReplayed);
+        drop(repo);
+        return Err(end_replayed_code(store, clock, grant.id).await?);
     }
     if !grant.code_is_live(now) {
         return Err(unknown);
@@ -322,14 +319,35 @@ pub async fn exchange_code(
         .exchange(&mut grant, issued.session.id, now)
         .await?
     {
-        // A concurrent exchange won: this one is the replay.
-        return Err(unknown);
+        // A concurrent exchange won (on PostgreSQL, the UPDATE waited for it to commit): this
+        // one is the replay, answered as a later one would be. What it made is dropped.
+        drop(repo);
+        return Err(end_replayed_code(store, clock, grant.id).await?);
     }
     repo.save().await?;
     Ok(IssuedTokens {
         grant: Some(grant),
         ..issued
     })
+}
+
+/// A code presented again after it was exchanged: end the session it started.
+async fn end_replayed_code(
+    store: &Store,
+    clock: &dyn Clock,
+    grant_id: Ulid,
+) -> Result<GrantError, StoreError> {
+    let mut repo = store.repo().await?;
+    let session_id = repo
+        .oauth2_grants()
+        .find(grant_id)
+        .await?
+        .and_then(|grant| grant.session_id);
+    if let Some(session_id) = session_id {
+        end_session(&mut repo, clock, session_id).await?;
+    }
+    repo.save().await?;
+    Ok(GrantError::CodeReplayed)
 }
 
 /// What a user approved (an authorization or a device grant): who, what, from which browser

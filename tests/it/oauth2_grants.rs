@@ -1094,7 +1094,48 @@ async fn housekeeping_deletes_week_old_grants(db: TestDb) {
     );
 }
 
+/// Two exchanges of one code at once: exactly one gets tokens, the other is a replay, and the
+/// session the code started ends, whichever backend serialised them how.
+async fn concurrent_exchanges_of_one_code(db: TestDb) {
+    let setup = Setup::start(&db).await;
+    let kim = user(&setup, "kim", false).await;
+    let client = public_client(&setup).await;
+    let code = approved_code(
+        &setup,
+        &client,
+        &kim,
+        "urn:matrix:client:api:*",
+        Some(s256()),
+    )
+    .await;
+    let (a, b) = tokio::join!(
+        exchange(&setup, &client, &code, Some(VERIFIER)),
+        exchange(&setup, &client, &code, Some(VERIFIER)),
+    );
+    let (issued, replay) = match (a, b) {
+        (Ok(issued), Err(replay)) | (Err(replay), Ok(issued)) => (issued, replay),
+        other => panic!("exactly one exchange succeeds: {other:?}"),
+    };
+    assert!(matches!(replay, GrantError::CodeReplayed), "{replay:?}");
+    assert_eq!(
+        setup.server.introspect(&issued.access_token, true).await,
+        json!({"active": false})
+    );
+    let sessions = setup
+        .server
+        .store
+        .reader()
+        .await
+        .unwrap()
+        .oauth2_sessions()
+        .count(&gatehouse::store::oauth2_sessions::OAuth2SessionFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(sessions, 1, "the losing exchange leaves no session behind");
+}
+
 on_both_backends!(
+    concurrent_exchanges_of_one_code,
     housekeeping_deletes_week_old_grants,
     finishing_while_activity_is_written_does_not_deadlock,
     admin_finish_ends_tokens_and_queues_the_device_sync,
