@@ -98,9 +98,19 @@ pub struct AuthorizationRequest {
     pub max_age: Option<i64>,
 }
 
-/// Whether a client authenticates at the token endpoint (confidential) or cannot (public).
+/// Whether a client cannot authenticate at the token endpoint (public) rather than can
+/// (confidential). A client whose method was never said (RFC 7591 then means
+/// `client_secret_basic`) is confidential only if it has a secret or keys to prove.
 fn is_public(client: &OAuth2Client) -> bool {
-    client.token_endpoint_auth_method == Some(TokenEndpointAuthMethod::None)
+    match client.token_endpoint_auth_method {
+        Some(TokenEndpointAuthMethod::None) => true,
+        Some(_) => false,
+        None => {
+            client.encrypted_client_secret.is_none()
+                && client.jwks.is_none()
+                && client.jwks_uri.is_none()
+        }
+    }
 }
 
 fn require_grant(client: &OAuth2Client, grant: GrantType) -> Result<(), GrantError> {

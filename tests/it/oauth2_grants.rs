@@ -300,7 +300,19 @@ async fn pkce_and_redirect_rules(db: TestDb) {
     let s = &setup.server;
     let bob = user(&setup, "bob", false).await;
     let public = public_client(&setup).await;
-    // A public client must send a challenge.
+    // A public client must send a challenge; so must one that never said how it
+    // authenticates and has nothing to authenticate with.
+    let unsaid = OAuth2Client {
+        token_endpoint_auth_method: None,
+        ..public.clone()
+    };
+    let unsaid_refused =
+        oauth2_sessions::start_authorization(&s.store, &s.clock, &unsaid, request("openid", None))
+            .await;
+    assert!(
+        matches!(unsaid_refused, Err(GrantError::InvalidRequest(_))),
+        "{unsaid_refused:?}"
+    );
     let refused =
         oauth2_sessions::start_authorization(&s.store, &s.clock, &public, request("openid", None))
             .await;
