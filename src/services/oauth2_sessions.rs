@@ -702,10 +702,36 @@ pub async fn refresh(
     access_ttl: Duration,
 ) -> Result<IssuedTokens, GrantError> {
     require_grant(client, GrantType::RefreshToken)?;
-    let invalid = GrantError::InvalidGrant("unknown, used or revoked refresh token");
     if TokenType::check(presented) != Ok(TokenType::RefreshToken) {
-        return Err(invalid);
+        return Err(GrantError::InvalidGrant(INVALID_REFRESH));
     }
+    // Two refreshes with one token at once: on PostgreSQL the loser's conditional update
+    // waits for the winner and then fails. Tried again, it sees what a later request would
+    // (the token consumed) and is answered the same way as on SQLite, where it runs after.
+    for _ in 0..2 {
+        if let Some(issued) =
+            refresh_once(store, clock, rng, client, presented, scope, access_ttl).await?
+        {
+            return Ok(issued);
+        }
+    }
+    Err(GrantError::InvalidGrant(INVALID_REFRESH))
+}
+
+const INVALID_REFRESH: &str = "unknown, used or revoked refresh token";
+
+/// One attempt at [`refresh`]; `None` when a concurrent refresh of the same token won the
+/// race (nothing was written).
+async fn refresh_once(
+    store: &Store,
+    clock: &dyn Clock,
+    rng: &mut (impl Rng + Send),
+    client: &OAuth2Client,
+    presented: &str,
+    scope: Option<&Scope>,
+    access_ttl: Duration,
+) -> Result<Option<IssuedTokens>, GrantError> {
+    let invalid = GrantError::InvalidGrant(INVALID_REFRESH);
     let now = clock.now();
     let access_token = TokenType::AccessToken.generate(rng);
     let refresh_token = TokenType::RefreshToken.generate(rng);
@@ -801,7 +827,7 @@ pub async fn refresh(
                 .consume_refresh_token(old.id, next.id, now)
                 .await?
             {
-                return Err(invalid);
+                return Ok(None);
             }
         }
         (RefreshDecision::RotateAgain, Some(successor)) => {
@@ -810,7 +836,7 @@ pub async fn refresh(
                 .repoint_refresh_token(old.id, successor.id, next.id)
                 .await?
             {
-                return Err(invalid);
+                return Ok(None);
             }
             repo.oauth2_sessions()
                 .withdraw_refresh_token(&successor, now)
@@ -824,14 +850,14 @@ pub async fn refresh(
             .await?;
     }
     repo.save().await?;
-    Ok(IssuedTokens {
+    Ok(Some(IssuedTokens {
         session,
         user: Some(user),
         access_token,
         refresh_token: Some(refresh_token),
         expires_in: access_ttl,
         grant: None,
-    })
+    }))
 }
 
 /// RFC 7009 revocation by `client_id`: revoking an access or a refresh token ends its whole

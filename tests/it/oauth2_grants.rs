@@ -1146,7 +1146,38 @@ async fn concurrent_exchanges_of_one_code(db: TestDb) {
     assert_eq!(sessions, 1, "the losing exchange leaves no session behind");
 }
 
+/// Two refreshes with one token at once are answered as two in a row would be, on both
+/// backends: the later rotates again (its predecessor's unused pair is withdrawn).
+async fn concurrent_refreshes_of_one_token(db: TestDb) {
+    let setup = Setup::start(&db).await;
+    let s = &setup.server;
+    let leo = user(&setup, "leo", false).await;
+    let (client, issued) = oauth_session(&setup, &leo, "urn:matrix:client:api:*").await;
+    let presented = issued.refresh_token.unwrap();
+    let (a, b) = tokio::join!(
+        refresh(&setup, &client, &presented, None),
+        refresh(&setup, &client, &presented, None),
+    );
+    let (a, b) = (a.expect("first refresh"), b.expect("second refresh"));
+    let mut active = Vec::new();
+    for pair in [&a, &b] {
+        if s.introspect(&pair.access_token, true).await["active"] == true {
+            active.push(pair);
+        }
+    }
+    assert_eq!(active.len(), 1, "one pair lives on");
+    refresh(
+        &setup,
+        &client,
+        active[0].refresh_token.as_deref().unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+}
+
 on_both_backends!(
+    concurrent_refreshes_of_one_token,
     concurrent_exchanges_of_one_code,
     housekeeping_deletes_week_old_grants,
     finishing_while_activity_is_written_does_not_deadlock,
