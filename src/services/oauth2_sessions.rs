@@ -21,6 +21,7 @@ use crate::{
             needs_consent, normalize_user_code,
         },
         oauth2_sessions::OAuth2Session,
+        redact::{Redacted, RedactedOption},
         scopes::{MAS_ADMIN, SYNAPSE_ADMIN, Scope},
         tokens::TokenType,
         users::User,
@@ -70,7 +71,7 @@ pub enum GrantError {
 }
 
 /// What a token request hands to the client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IssuedTokens {
     pub session: OAuth2Session,
     /// The session's user; `None` for client credentials.
@@ -80,6 +81,20 @@ pub struct IssuedTokens {
     pub expires_in: Duration,
     /// For an authorization code: the grant it came from (its nonce goes into the ID token).
     pub grant: Option<AuthorizationGrant>,
+}
+
+impl std::fmt::Debug for IssuedTokens {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedTokens")
+            .field("session", &self.session)
+            .field("user", &self.user)
+            .field("access_token", &Redacted)
+            .field("refresh_token", &RedactedOption(&self.refresh_token))
+            .field("expires_in", &self.expires_in)
+            .field("grant", &self.grant)
+            .finish()
+    }
 }
 
 /// An authorization request, as `/authorize` validated it against the client (redirect URI,
@@ -935,4 +950,37 @@ async fn end_session(
             .await?;
     }
     Ok(Some(session))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_issued_tokens() {
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        let issued = IssuedTokens {
+            session: OAuth2Session {
+                id: Ulid::nil(),
+                client_id: Ulid::nil(),
+                user_id: None,
+                user_session_id: None,
+                scope: Scope::default(),
+                created_at: now,
+                finished_at: None,
+                last_active_at: None,
+                last_active_ip: None,
+                user_agent: None,
+                human_name: None,
+            },
+            user: None,
+            access_token: "mat_secret_access".to_owned(),
+            refresh_token: Some("mar_secret_refresh".to_owned()),
+            expires_in: Duration::seconds(300),
+            grant: None,
+        };
+        let printed = format!("{issued:?}");
+        assert!(!printed.contains("secret"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
 }
