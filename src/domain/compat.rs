@@ -74,10 +74,15 @@ impl RefreshDecision {
     /// Decide for `presented`, given whether its successor (if it has one) was used: its own
     /// refresh token consumed, or its access token used.
     pub fn for_token(presented: &CompatRefreshToken, successor_used: bool) -> Self {
-        match (presented.consumed_at, successor_used) {
-            (None, _) => RefreshDecision::Rotate,
-            (Some(_), false) => RefreshDecision::RotateAgain,
-            (Some(_), true) => RefreshDecision::Replay,
+        Self::decide(presented.consumed_at.is_some(), successor_used)
+    }
+
+    /// Decide for a refresh token (compat or OAuth 2.0) that was `consumed` or not.
+    pub fn decide(consumed: bool, successor_used: bool) -> Self {
+        match (consumed, successor_used) {
+            (false, _) => RefreshDecision::Rotate,
+            (true, false) => RefreshDecision::RotateAgain,
+            (true, true) => RefreshDecision::Replay,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod emails;
 pub mod ids;
 pub mod jobs;
 pub mod oauth2_clients;
+pub mod oauth2_grants;
 pub mod oauth2_sessions;
 pub mod personal;
 pub mod random;

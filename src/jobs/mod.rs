@@ -234,6 +234,17 @@ pub async fn active_devices(
         .into_iter()
         .filter_map(|session| session.device_id)
         .collect();
+    // OAuth 2.0 sessions name their device in a scope.
+    devices.extend(
+        reader
+            .oauth2_sessions()
+            .active_sessions(user_id)
+            .await?
+            .iter()
+            .filter_map(|session| {
+                crate::domain::scopes::device_from_scopes(&session.scope).map(str::to_owned)
+            }),
+    );
     devices.sort();
     devices.dedup();
     Ok(devices)

@@ -24,7 +24,9 @@ use crate::{
         tokens::TokenType,
         users::User,
     },
-    store::{Reader, Store, StoreError, compat::CompatTokenLookup},
+    store::{
+        Reader, Store, StoreError, compat::CompatTokenLookup, oauth2_sessions::OAuth2TokenLookup,
+    },
 };
 
 /// The session a token belongs to.
@@ -32,12 +34,13 @@ use crate::{
 pub enum SessionRef {
     Compat(Ulid),
     Personal(Ulid),
+    OAuth2(Ulid),
 }
 
 impl SessionRef {
     pub fn id(self) -> Ulid {
         match self {
-            SessionRef::Compat(id) | SessionRef::Personal(id) => id,
+            SessionRef::Compat(id) | SessionRef::Personal(id) | SessionRef::OAuth2(id) => id,
         }
     }
 }
@@ -48,11 +51,13 @@ pub struct ActiveToken {
     pub token_type: TokenType,
     pub token_id: Ulid,
     pub session: SessionRef,
-    pub user: User,
+    /// The token's user; `None` for a client's own session (client credentials).
+    pub user: Option<User>,
     /// What the token may do now (stable forms): what it was granted, less what its user may
     /// no longer have.
     pub scope: Scope,
-    /// The Matrix device, for compat sessions (their device IDs need not fit in a scope).
+    /// The Matrix device: a compat session's (its device ID need not fit in a scope), or the
+    /// one a device scope names.
     pub device_id: Option<String>,
     /// `legacy` for compat sessions (as MAS reports them), else the OAuth client id.
     pub client_id: String,
@@ -64,9 +69,15 @@ pub struct ActiveToken {
 }
 
 impl ActiveToken {
-    /// The ids a change can name to end this token: the token, its session, its user.
+    /// The ids a change can name to end this token: the token, its session, its user (for a
+    /// user-less session, the session again).
     fn subjects(&self) -> [Ulid; 3] {
-        [self.token_id, self.session.id(), self.user.id]
+        let session = self.session.id();
+        [
+            self.token_id,
+            session,
+            self.user.as_ref().map_or(session, |user| user.id),
+        ]
     }
 
     pub fn has_scope(&self, scope: &str) -> bool {
@@ -127,7 +138,7 @@ pub async fn resolve_access_token(
                 token_id: found.token.id,
                 session: SessionRef::Personal(found.session.id),
                 scope: effective_scope(found.session.scope, &user),
-                user,
+                user: Some(user),
                 device_id,
                 client_id: found
                     .session
@@ -138,13 +149,14 @@ pub async fn resolve_access_token(
                 first_use_unrecorded: false,
             }
         }
-        // OAuth 2.0 tokens are issued once the OAuth endpoints exist; until then none is ours.
-        // Refresh tokens are never valid as access tokens.
-        TokenType::AccessToken | TokenType::RefreshToken | TokenType::CompatRefreshToken => {
-            return Ok(None);
+        TokenType::AccessToken => {
+            let found = reader.oauth2_sessions().find_access_token(token).await?;
+            return Ok(found.and_then(|found| oauth2_grant(found, now)));
         }
+        // Refresh tokens are never valid as access tokens.
+        TokenType::RefreshToken | TokenType::CompatRefreshToken => return Ok(None),
     };
-    if !active.user.is_active() {
+    if !active.user.as_ref().is_some_and(User::is_active) {
         return Ok(None);
     }
     Ok(Some(active))
@@ -165,13 +177,42 @@ fn compat_grant(found: CompatTokenLookup, now: DateTime<Utc>) -> Option<ActiveTo
         token_id: found.token.id,
         session: SessionRef::Compat(found.session_id),
         scope: effective_scope(granted, &found.user),
-        user: found.user,
+        user: Some(found.user),
         device_id: found.device_id,
         client_id: "legacy".to_owned(),
         issued_at: found.token.created_at,
         expires_at: found.token.expires_at,
         first_use_unrecorded: found.token.expires_at.is_some()
             && found.token.first_used_at.is_none(),
+    })
+}
+
+/// What a found OAuth 2.0 access token grants at `now`, if it is active. A user's token is
+/// narrowed like every other ([`effective_scope`]); a client's own token (client credentials)
+/// has what it was issued.
+fn oauth2_grant(found: OAuth2TokenLookup, now: DateTime<Utc>) -> Option<ActiveToken> {
+    if !found.token.is_valid(now) || found.session.is_finished() {
+        return None;
+    }
+    let scope = match &found.user {
+        Some(user) if !user.is_active() => return None,
+        Some(user) => effective_scope(found.session.scope.clone(), user),
+        None if found.session.user_id.is_some() => return None,
+        None => found.session.scope.clone(),
+    };
+    let device_id =
+        crate::domain::scopes::device_from_scopes(&found.session.scope).map(str::to_owned);
+    Some(ActiveToken {
+        token_type: TokenType::AccessToken,
+        token_id: found.token.id,
+        session: SessionRef::OAuth2(found.session.id),
+        user: found.user,
+        scope,
+        device_id,
+        client_id: found.session.client_id.to_string(),
+        issued_at: found.token.created_at,
+        expires_at: found.token.expires_at,
+        first_use_unrecorded: found.token.first_used_at.is_none(),
     })
 }
 

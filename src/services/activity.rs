@@ -29,12 +29,16 @@ const SHARDS: usize = 16;
 
 pub struct ActivityRecorder {
     shards: Vec<Mutex<Shard>>,
-    first_uses: Mutex<Vec<(Ulid, DateTime<Utc>)>>,
+    /// Access tokens used for the first time: the session they belong to (which tells their
+    /// kind), the token, when.
+    first_uses: Mutex<Vec<FirstUse>>,
     first_use_queued: Notify,
     /// How long a token's first use is remembered as recorded: as long as an answer that
     /// predates the record may be served from the token cache.
     remember_marks_for: Duration,
 }
+
+type FirstUse = (SessionRef, Ulid, DateTime<Utc>);
 
 /// When a session was used last, and from where.
 type LastUse = (DateTime<Utc>, Option<String>);
@@ -77,7 +81,7 @@ impl ActivityRecorder {
             self.first_uses
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push((token.token_id, at));
+                .push((token.session, token.token_id, at));
             self.first_use_queued.notify_one();
         }
         if shard
@@ -147,7 +151,7 @@ impl ActivityRecorder {
 async fn write(
     store: &Store,
     activity: &[(SessionRef, LastUse)],
-    first_uses: &[(Ulid, DateTime<Utc>)],
+    first_uses: &[FirstUse],
 ) -> Result<(), StoreError> {
     let mut repo = store.repo().await?;
     for (session, (at, ip)) in activity {
@@ -155,12 +159,24 @@ async fn write(
         match session {
             SessionRef::Compat(id) => repo.compat().record_activity(*id, *at, ip).await?,
             SessionRef::Personal(id) => repo.personal().record_activity(*id, *at, ip).await?,
+            SessionRef::OAuth2(id) => repo.oauth2_sessions().record_activity(*id, *at, ip).await?,
         }
     }
-    for (token_id, at) in first_uses {
-        repo.compat()
-            .mark_access_tokens_used(&[*token_id], *at)
-            .await?;
+    for (session, token_id, at) in first_uses {
+        match session {
+            SessionRef::Compat(_) => {
+                repo.compat()
+                    .mark_access_tokens_used(&[*token_id], *at)
+                    .await?
+            }
+            SessionRef::OAuth2(_) => {
+                repo.oauth2_sessions()
+                    .mark_access_tokens_used(&[*token_id], *at)
+                    .await?
+            }
+            // Personal tokens do not rotate: their first use is not recorded.
+            SessionRef::Personal(_) => {}
+        }
     }
     repo.save().await
 }

@@ -1,6 +1,6 @@
 //! What the job worker does every minute besides jobs: delete rows of short-lived tables that
-//! nothing can use any more (compat SSO logins, completed jobs, the `jti`s of expired client
-//! assertions), and end the sessions that ran
+//! nothing can use any more (compat SSO logins, OAuth 2.0 grants, completed jobs, the `jti`s of
+//! expired client assertions), and end the sessions that ran
 //! out (browser sessions past their lifetime or idle timeout; compat and OAuth 2.0 sessions idle
 //! past `experimental.inactive_session_expiration`, whose devices then leave the homeserver).
 //! Several workers may run it at once (replicas): every step is idempotent.
@@ -18,6 +18,9 @@ use crate::{
 
 /// Completed jobs are kept this long (for an admin looking at `queue_jobs`).
 const KEEP_COMPLETED_JOBS: Duration = Duration::days(7);
+/// OAuth 2.0 authorization and device grants are kept this long, as MAS keeps them: long past
+/// their 10- and 20-minute lives, so that a late replay of a code still finds its grant.
+pub const KEEP_OAUTH2_GRANTS: Duration = Duration::days(7);
 
 /// The limits housekeeping enforces, from the configuration.
 #[derive(Debug, Clone)]
@@ -37,6 +40,7 @@ impl Default for Housekeeping {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Swept {
     pub compat_sso_logins: u64,
+    pub oauth2_grants: u64,
     pub completed_jobs: u64,
     pub browser_sessions: u64,
     pub compat_sessions: u64,
@@ -65,6 +69,10 @@ impl Housekeeping {
             .delete_started_before(
                 now - compat_sso::CONFIRM_WINDOW - compat_sso::EXCHANGE_WINDOW - Duration::hours(1),
             )
+            .await?;
+        swept.oauth2_grants = repo
+            .oauth2_grants()
+            .delete_created_before(now - KEEP_OAUTH2_GRANTS)
             .await?;
         swept.completed_jobs = repo
             .jobs()

@@ -10,6 +10,7 @@ pub mod client_registration;
 pub mod compat_sessions;
 pub mod compat_sso;
 pub mod housekeeping;
+pub mod oauth2_sessions;
 pub mod rate_limit;
 pub mod sessions;
 pub mod sign_in;

@@ -13,6 +13,7 @@ pub mod emails;
 pub mod invalidations;
 pub mod jobs;
 pub mod oauth2_clients;
+pub mod oauth2_grants;
 pub mod oauth2_sessions;
 pub mod pagination;
 pub mod passwords;
@@ -37,9 +38,9 @@ use sqlx::{
 pub use self::{
     browser_sessions::BrowserSessionRepo, client_assertions::ClientAssertionRepo,
     compat::CompatRepo, compat_sso::CompatSsoRepo, emails::EmailRepo, jobs::JobRepo,
-    oauth2_clients::OAuth2ClientRepo, oauth2_sessions::OAuth2SessionRepo, passwords::PasswordRepo,
-    personal::PersonalRepo, registration_tokens::RegistrationTokenRepo, upstream::UpstreamRepo,
-    users::UserRepo,
+    oauth2_clients::OAuth2ClientRepo, oauth2_grants::OAuth2GrantRepo,
+    oauth2_sessions::OAuth2SessionRepo, passwords::PasswordRepo, personal::PersonalRepo,
+    registration_tokens::RegistrationTokenRepo, upstream::UpstreamRepo, users::UserRepo,
 };
 
 /// Which database engine a [`Store`] talks to.
@@ -358,6 +359,7 @@ repositories! {
     upstream -> UpstreamRepo,
     oauth2_sessions -> OAuth2SessionRepo,
     client_assertions -> ClientAssertionRepo,
+    oauth2_grants -> OAuth2GrantRepo,
 }
 
 /// Record that a session (a row of `table`, keyed by `key`) was used at `at`, from `ip` when
@@ -404,6 +406,7 @@ migrations! {
     7 => "0007_compat_sessions_active_by_user",
     8 => "0008_token_use_and_rotation",
     9 => "0009_client_assertion_jtis",
+    10 => "0010_oauth2_grants",
     11 => "0011_client_registration",
 }
 

@@ -7,10 +7,16 @@ use ulid::Ulid;
 
 use super::{
     Conn, StoreError, Write,
-    codec::{get_opt_time, get_opt_ulid, get_time, get_ulid, ms, opt_ms},
+    codec::{get_flag, get_opt_time, get_opt_ulid, get_time, get_ulid, ms, opt_ms},
+    compat::token_digest,
     pagination::{self, Conditions, Page, Pagination, fetch_page, like_escape},
 };
-use crate::domain::{oauth2_sessions::OAuth2Session, scopes::Scope};
+use crate::domain::{
+    oauth2_grants::{OAuth2AccessToken, OAuth2RefreshToken},
+    oauth2_sessions::OAuth2Session,
+    scopes::Scope,
+    users::User,
+};
 
 /// Filters of the admin OAuth 2.0 session list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,6 +82,59 @@ fn oauth2_session_from_row(row: &AnyRow) -> Result<OAuth2Session, StoreError> {
     })
 }
 
+const REFRESH_COLUMNS: &str = "oauth2_refresh_token_id, oauth2_session_id, oauth2_access_token_id, created_at, consumed_at, revoked_at, next_oauth2_refresh_token_id";
+
+fn refresh_from_row(row: &AnyRow) -> Result<OAuth2RefreshToken, StoreError> {
+    Ok(OAuth2RefreshToken {
+        id: get_ulid(row, "oauth2_refresh_token_id")?,
+        session_id: get_ulid(row, "oauth2_session_id")?,
+        access_token_id: get_opt_ulid(row, "oauth2_access_token_id")?,
+        created_at: get_time(row, "created_at")?,
+        consumed_at: get_opt_time(row, "consumed_at")?,
+        revoked_at: get_opt_time(row, "revoked_at")?,
+        next_id: get_opt_ulid(row, "next_oauth2_refresh_token_id")?,
+    })
+}
+
+/// What a presented access token resolves to: the token, its session and the session's user
+/// (none for a client's own session), whatever their state; callers decide what is active.
+#[derive(Debug, Clone)]
+pub struct OAuth2TokenLookup {
+    pub token: OAuth2AccessToken,
+    pub session: OAuth2Session,
+    pub user: Option<User>,
+}
+
+fn lookup_from_row(row: &AnyRow) -> Result<OAuth2TokenLookup, StoreError> {
+    let session = oauth2_session_from_row(row)?;
+    // No username: a client's own session, or a user deleted since.
+    let username: Option<String> = row.try_get("username")?;
+    let user = match (session.user_id, username) {
+        (Some(id), Some(username)) => Some(User {
+            id,
+            username,
+            created_at: get_time(row, "user_created_at")?,
+            locked_at: get_opt_time(row, "locked_at")?,
+            deactivated_at: get_opt_time(row, "deactivated_at")?,
+            can_request_admin: get_flag(row, "can_request_admin")?,
+            is_guest: get_flag(row, "is_guest")?,
+        }),
+        _ => None,
+    };
+    Ok(OAuth2TokenLookup {
+        token: OAuth2AccessToken {
+            id: get_ulid(row, "oauth2_access_token_id")?,
+            session_id: session.id,
+            created_at: get_time(row, "token_created_at")?,
+            expires_at: get_opt_time(row, "expires_at")?,
+            revoked_at: get_opt_time(row, "revoked_at")?,
+            first_used_at: get_opt_time(row, "first_used_at")?,
+        },
+        session,
+        user,
+    })
+}
+
 pub struct OAuth2SessionRepo<'c, M> {
     conn: Conn<'c, M>,
 }
@@ -122,6 +181,77 @@ impl<'c, M> OAuth2SessionRepo<'c, M> {
         .await
     }
 
+    /// Resolve an access token string to its token, session and user.
+    pub async fn find_access_token(
+        &mut self,
+        token_string: &str,
+    ) -> Result<Option<OAuth2TokenLookup>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT t.oauth2_access_token_id, t.created_at AS token_created_at, t.expires_at,
+                    t.revoked_at, t.first_used_at, {OAUTH2_SESSION_COLUMNS},
+                    u.username, u.created_at AS user_created_at, u.locked_at, u.deactivated_at,
+                    u.can_request_admin, u.is_guest
+             FROM oauth2_access_tokens t
+             JOIN oauth2_sessions o ON o.oauth2_session_id = t.oauth2_session_id
+             LEFT JOIN users u ON u.user_id = o.user_id
+             WHERE t.access_token_sha256 = $1"
+        )))
+        .bind(token_digest(token_string))
+        .fetch_optional(&mut *self.conn)
+        .await?
+        .as_ref()
+        .map(lookup_from_row)
+        .transpose()
+    }
+
+    /// Resolve a refresh token string, whatever its state.
+    pub async fn find_refresh_token(
+        &mut self,
+        token_string: &str,
+    ) -> Result<Option<OAuth2RefreshToken>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {REFRESH_COLUMNS} FROM oauth2_refresh_tokens WHERE refresh_token_sha256 = $1"
+        )))
+        .bind(token_digest(token_string))
+        .fetch_optional(&mut *self.conn)
+        .await?
+        .as_ref()
+        .map(refresh_from_row)
+        .transpose()
+    }
+
+    pub async fn find_refresh_token_by_id(
+        &mut self,
+        id: Ulid,
+    ) -> Result<Option<OAuth2RefreshToken>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {REFRESH_COLUMNS} FROM oauth2_refresh_tokens WHERE oauth2_refresh_token_id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.conn)
+        .await?
+        .as_ref()
+        .map(refresh_from_row)
+        .transpose()
+    }
+
+    /// When the access token `id` was first used, if it was (and exists).
+    pub async fn access_token_first_used(
+        &mut self,
+        id: Ulid,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT first_used_at FROM oauth2_access_tokens WHERE oauth2_access_token_id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        match row {
+            Some(row) => get_opt_time(&row, "first_used_at"),
+            None => Ok(None),
+        }
+    }
+
     /// The user's sessions that are not finished, oldest first.
     pub async fn active_sessions(
         &mut self,
@@ -164,6 +294,174 @@ impl OAuth2SessionRepo<'_, Write<'_>> {
         Ok(())
     }
 
+    /// Store an access token under the digest of `token_string` (the string is not kept).
+    pub async fn add_access_token(
+        &mut self,
+        token: &OAuth2AccessToken,
+        token_string: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO oauth2_access_tokens (oauth2_access_token_id, oauth2_session_id, access_token_sha256,
+                 created_at, expires_at, revoked_at, first_used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(token.id.to_string())
+        .bind(token.session_id.to_string())
+        .bind(token_digest(token_string))
+        .bind(ms(token.created_at))
+        .bind(opt_ms(token.expires_at))
+        .bind(opt_ms(token.revoked_at))
+        .bind(opt_ms(token.first_used_at))
+        .execute(&mut *self.conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("access token"));
+        }
+        Ok(())
+    }
+
+    pub async fn add_refresh_token(
+        &mut self,
+        token: &OAuth2RefreshToken,
+        token_string: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO oauth2_refresh_tokens (oauth2_refresh_token_id, oauth2_session_id, oauth2_access_token_id,
+                 refresh_token_sha256, created_at, consumed_at, revoked_at, next_oauth2_refresh_token_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(token.id.to_string())
+        .bind(token.session_id.to_string())
+        .bind(token.access_token_id.map(|id| id.to_string()))
+        .bind(token_digest(token_string))
+        .bind(ms(token.created_at))
+        .bind(opt_ms(token.consumed_at))
+        .bind(opt_ms(token.revoked_at))
+        .bind(token.next_id.map(|id| id.to_string()))
+        .execute(&mut *self.conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict("refresh token"));
+        }
+        Ok(())
+    }
+
+    /// Mark a refresh token used and replaced by `next`. False when it was already consumed or
+    /// revoked, so that of two concurrent refreshes with one token only one succeeds.
+    pub async fn consume_refresh_token(
+        &mut self,
+        id: Ulid,
+        next: Ulid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE oauth2_refresh_tokens SET consumed_at = $1, next_oauth2_refresh_token_id = $2
+             WHERE oauth2_refresh_token_id = $3 AND consumed_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(ms(now))
+        .bind(next.to_string())
+        .bind(id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A consumed refresh token is rotated again (its successor was never used): it now points
+    /// at `next`; false when another refresh re-pointed it first.
+    pub async fn repoint_refresh_token(
+        &mut self,
+        id: Ulid,
+        previous_next: Ulid,
+        next: Ulid,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE oauth2_refresh_tokens SET next_oauth2_refresh_token_id = $1
+             WHERE oauth2_refresh_token_id = $2 AND next_oauth2_refresh_token_id = $3
+               AND revoked_at IS NULL",
+        )
+        .bind(next.to_string())
+        .bind(id.to_string())
+        .bind(previous_next.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Withdraw a refresh token nobody used (the successor of a token rotated again): it is
+    /// deleted, so presenting it later finds nothing, and its access token ends now.
+    pub async fn withdraw_refresh_token(
+        &mut self,
+        token: &OAuth2RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM oauth2_refresh_tokens WHERE oauth2_refresh_token_id = $1")
+            .bind(token.id.to_string())
+            .execute(&mut *self.conn)
+            .await?;
+        if let Some(access_token_id) = token.access_token_id {
+            self.revoke_access_token(access_token_id, now).await?;
+        }
+        Ok(())
+    }
+
+    /// End an access token now (the one a refresh replaced, or a withdrawn one).
+    pub async fn revoke_access_token(
+        &mut self,
+        id: Ulid,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn.ends_tokens_of(id);
+        sqlx::query(
+            "UPDATE oauth2_access_tokens SET revoked_at = $1
+             WHERE oauth2_access_token_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(ms(now))
+        .bind(id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Record that these access tokens were first used at `at` (those already marked keep
+    /// their first use).
+    pub async fn mark_access_tokens_used(
+        &mut self,
+        ids: &[Ulid],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for id in ids {
+            sqlx::query(
+                "UPDATE oauth2_access_tokens SET first_used_at = $1
+                 WHERE oauth2_access_token_id = $2 AND first_used_at IS NULL",
+            )
+            .bind(ms(at))
+            .bind(id.to_string())
+            .execute(&mut *self.conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Record activity (from a token use) on a session.
+    pub async fn record_activity(
+        &mut self,
+        session_id: Ulid,
+        at: DateTime<Utc>,
+        ip: Option<&str>,
+    ) -> Result<(), StoreError> {
+        super::record_session_activity(
+            &mut self.conn,
+            "oauth2_sessions",
+            "oauth2_session_id",
+            session_id,
+            at,
+            ip,
+        )
+        .await
+    }
+
     /// Finish the session and revoke its unrevoked access and refresh tokens.
     pub async fn finish(
         &mut self,
@@ -187,8 +485,9 @@ impl OAuth2SessionRepo<'_, Write<'_>> {
         self.finish_where("user_id", user_id, now).await
     }
 
-    /// Finish the sessions whose `column` (a fixed name chosen above) is `id`, revoking their
-    /// tokens first (while the sessions are still findable as active).
+    /// Finish the sessions whose `column` (a fixed name chosen above) is `id`, then revoke
+    /// their tokens. Sessions before tokens, the order the activity flusher writes them in
+    /// (`services::activity`): the other order deadlocks against it on PostgreSQL.
     async fn finish_where(
         &mut self,
         column: &'static str,
@@ -196,17 +495,6 @@ impl OAuth2SessionRepo<'_, Write<'_>> {
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let id = id.to_string();
-        for table in ["oauth2_access_tokens", "oauth2_refresh_tokens"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE {table} SET revoked_at = $1
-                 WHERE revoked_at IS NULL AND oauth2_session_id IN
-                   (SELECT oauth2_session_id FROM oauth2_sessions WHERE {column} = $2 AND finished_at IS NULL)"
-            )))
-            .bind(ms(now))
-            .bind(&id)
-            .execute(&mut *self.conn)
-            .await?;
-        }
         let done = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE oauth2_sessions SET finished_at = $1 WHERE {column} = $2 AND finished_at IS NULL"
         )))
@@ -214,6 +502,19 @@ impl OAuth2SessionRepo<'_, Write<'_>> {
         .bind(&id)
         .execute(&mut *self.conn)
         .await?;
+        // The tokens of every finished session matched: those just finished, and any token an
+        // earlier finish left unrevoked.
+        for table in ["oauth2_access_tokens", "oauth2_refresh_tokens"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET revoked_at = $1
+                 WHERE revoked_at IS NULL AND oauth2_session_id IN
+                   (SELECT oauth2_session_id FROM oauth2_sessions WHERE {column} = $2 AND finished_at IS NOT NULL)"
+            )))
+            .bind(ms(now))
+            .bind(&id)
+            .execute(&mut *self.conn)
+            .await?;
+        }
         Ok(done.rows_affected())
     }
 

@@ -13,6 +13,7 @@ mod common;
 mod compat_http;
 mod hardening;
 mod harness;
+mod oauth2_grants;
 mod openapi;
 mod password_upgrade;
 mod registration;

@@ -389,7 +389,10 @@ async fn concurrent_cache_misses_each_get_their_own_answer(db: TestDb) {
             Some(3) | Some(5) | None => assert!(answer.is_none(), "{which:?} must be inactive"),
             Some(i) => {
                 let active = &answer.expect("an active token").token;
-                assert_eq!(active.user.username, format!("owner{i}"));
+                assert_eq!(
+                    active.user.as_ref().expect("a user").username,
+                    format!("owner{i}")
+                );
                 assert_eq!(
                     active.device_id.as_deref(),
                     Some(format!("DEV{i}").as_str())

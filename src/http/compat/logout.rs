@@ -26,9 +26,9 @@ async fn current_session(
     let active = resolve_access_token(&mut reader, &token, state.clock.now())
         .await?
         .ok_or_else(|| MatrixError::unknown_token("Unknown or expired access token."))?;
-    match active.session {
-        SessionRef::Compat(id) => Ok((id, active.user, active.device_id)),
-        SessionRef::Personal(_) => Err(MatrixError::unknown_token(
+    match (active.session, active.user) {
+        (SessionRef::Compat(id), Some(user)) => Ok((id, user, active.device_id)),
+        _ => Err(MatrixError::unknown_token(
             "Only sessions made by /login can log out here; end other sessions in your account.",
         )),
     }

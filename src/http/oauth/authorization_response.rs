@@ -12,31 +12,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use super::OAuthError;
-
-/// `response_mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ResponseMode {
-    Query,
-    Fragment,
-    FormPost,
-}
-
-impl ResponseMode {
-    pub const ALL: [Self; 3] = [Self::Query, Self::Fragment, Self::FormPost];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Query => "query",
-            Self::Fragment => "fragment",
-            Self::FormPost => "form_post",
-        }
-    }
-
-    /// A `response_mode` value; `None` when unknown (an `invalid_request`).
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|mode| mode.as_str() == value)
-    }
-}
+pub use crate::domain::oauth2_grants::ResponseMode;
 
 /// Why a redirect URI cannot receive an authorization response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

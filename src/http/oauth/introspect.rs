@@ -101,13 +101,20 @@ fn describe(state: &AppState, active: &ActiveToken, supports_device_id: bool) ->
         "active": true,
         "scope": with_matrix_twins(&scope).to_string(),
         "client_id": active.client_id,
-        "username": active.user.username,
-        "sub": active.user.id.to_string(),
         "token_type": "access_token",
         "iat": active.issued_at.timestamp(),
         "nbf": active.issued_at.timestamp(),
         "iss": state.config.http.issuer().as_str(),
     });
+    // MAS sends `jti` for OAuth 2.0 tokens only.
+    if active.token_type == crate::domain::tokens::TokenType::AccessToken {
+        body["jti"] = json!(active.token_id.to_string());
+    }
+    // A client's own token (client credentials) has no user: no `sub`, no `username`.
+    if let Some(user) = &active.user {
+        body["username"] = json!(user.username);
+        body["sub"] = json!(user.id.to_string());
+    }
     if let Some(device_id) = device_field {
         body["device_id"] = json!(device_id);
     }

@@ -3,6 +3,7 @@
 pub mod authorization_response;
 pub mod client_auth;
 pub mod error;
+mod grant_errors;
 pub mod introspect;
 pub mod jwks_cache;
 mod keys;

@@ -87,7 +87,7 @@ impl Api {
             &mut state.random.rng(),
             PersonalTokenRequest {
                 actor_user_id: actor.id,
-                owner_user_id: Some(auth.0.user.id),
+                owner_user_id: auth.0.user.as_ref().map(|user| user.id),
                 human_name: body.human_name,
                 scope: Scope::parse(&body.scope)
                     .map_err(|error| AdminError::unprocessable(error.to_string()))?,
