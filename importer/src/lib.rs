@@ -12,12 +12,10 @@
 //! - [`migrate`]: rows to records to the sink; [`report`] and [`progress`] say what happened.
 
 pub mod checks;
-mod huge_pages;
 pub mod migrate;
 pub mod net;
 mod pg_copy;
 pub mod progress;
-mod read_ahead;
 pub mod records;
 pub mod report;
 pub mod sink;

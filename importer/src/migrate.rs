@@ -21,9 +21,7 @@ use tokio::sync::mpsc;
 use ulid::Ulid;
 
 use crate::{
-    huge_pages::HugePages,
     progress::{Progress, ProgressMode},
-    read_ahead::ReadAhead,
     records::{
         AccessTokenRecord, CompatSessionRecord, EmailRecord, PasswordRecord, RefreshTokenRecord,
         UnsupportedThreepidRecord, UpstreamLinkRecord, UserRecord,
@@ -177,8 +175,8 @@ struct Reader<'a> {
     /// The id [`Reader::ulid_at`] made last.
     last_id: Option<Ulid>,
     report: Report,
-    /// In blocks that ask for huge pages (see [`HugePages`]), like `index`.
-    meta: allocator_api2::vec::Vec<UserMeta, HugePages>,
+    /// What the run keeps per Synapse user, in the order the users were read.
+    meta: Vec<UserMeta>,
     /// Full user id (`@lp:server`) → index in `meta` and `report.users`.
     index: UserIndex,
     /// Two independently keyed hashers: the random part of a device's session id (see
@@ -335,11 +333,8 @@ impl Reader<'_> {
         progress: &Progress,
     ) -> Result<(), ReadError> {
         let mut bar = progress.entity("threepids", db.approx_count("user_threepids").await?);
-        let mut stream = ReadAhead::new(db.stream::<SynThreepid>());
-        while let Some(row) = stream
-            .next(|row| self.index.prefetch(row.user_id.as_bytes()))
-            .await?
-        {
+        let mut stream = db.stream::<SynThreepid>();
+        while let Some(row) = stream.try_next().await? {
             let user = self.user(&row.user_id);
             let carried = match user {
                 Some(index) if self.meta[index as usize].migrated => {
@@ -390,11 +385,8 @@ impl Reader<'_> {
         progress: &Progress,
     ) -> Result<(), ReadError> {
         let mut bar = progress.entity("external ids", db.approx_count("user_external_ids").await?);
-        let mut stream = ReadAhead::new(db.stream::<SynExternalId>());
-        while let Some(row) = stream
-            .next(|row| self.index.prefetch(row.user_id.as_bytes()))
-            .await?
-        {
+        let mut stream = db.stream::<SynExternalId>();
+        while let Some(row) = stream.try_next().await? {
             let user = self.user(&row.user_id);
             let provider = self.options.provider_map.get(&row.auth_provider).copied();
             let carried = match (user, provider) {
@@ -444,11 +436,8 @@ impl Reader<'_> {
     async fn devices(&mut self, db: &mut SynapseDb, progress: &Progress) -> Result<(), ReadError> {
         let approx = db.approx_count("devices").await?;
         let mut bar = progress.entity("devices", approx);
-        let mut stream = ReadAhead::new(db.stream::<SynDevice>());
-        while let Some(row) = stream
-            .next(|row| self.index.prefetch(row.user_id.as_bytes()))
-            .await?
-        {
+        let mut stream = db.stream::<SynDevice>();
+        while let Some(row) = stream.try_next().await? {
             let user = self.user(&row.user_id);
             let why_not = match user {
                 None => Some("no such user"),
@@ -509,22 +498,16 @@ impl Reader<'_> {
     async fn tokens(&mut self, db: &mut SynapseDb, progress: &Progress) -> Result<(), ReadError> {
         let mut bar = progress.entity("access tokens", db.approx_count("access_tokens").await?);
         {
-            let mut stream = ReadAhead::new(db.stream::<SynAccessToken>());
-            while let Some(row) = stream
-                .next(|row| self.index.prefetch(row.user_id.as_bytes()))
-                .await?
-            {
+            let mut stream = db.stream::<SynAccessToken>();
+            while let Some(row) = stream.try_next().await? {
                 let carried = self.token(row);
                 bar.tick(!carried);
                 self.batcher.maybe_flush().await?;
             }
         }
         bar.finish();
-        let mut stream = ReadAhead::new(db.stream::<SynLoneRefreshToken>());
-        while let Some(row) = stream
-            .next(|row| self.index.prefetch(row.user_id.as_bytes()))
-            .await?
-        {
+        let mut stream = db.stream::<SynLoneRefreshToken>();
+        while let Some(row) = stream.try_next().await? {
             let user = self.user(&row.user_id);
             self.skip(user, &row.user_id, || {
                 format!(
@@ -709,7 +692,7 @@ pub async fn migrate<S: Sink>(
         rng: StdRng::from_entropy(),
         last_id: None,
         report: Report::default(),
-        meta: allocator_api2::vec::Vec::new_in(HugePages),
+        meta: Vec::new(),
         index: UserIndex::new(),
         session_keys: (RandomState::new(), RandomState::new()),
         batcher: Batcher {

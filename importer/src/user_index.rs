@@ -10,8 +10,6 @@
 
 use std::hash::BuildHasher;
 
-use crate::huge_pages::HugePages;
-
 /// Id bytes a slot holds in place.
 const INLINE: usize = 27;
 
@@ -63,7 +61,7 @@ impl Slot {
 
 pub(crate) struct UserIndex {
     /// A power of two of them (or none yet).
-    slots: allocator_api2::vec::Vec<Slot, HugePages>,
+    slots: Vec<Slot>,
     len: usize,
     /// Keys come from the Synapse database (not from the network); foldhash's seeded hasher is
     /// several times cheaper than SipHash.
@@ -75,7 +73,7 @@ pub(crate) struct UserIndex {
 impl UserIndex {
     pub(crate) fn new() -> Self {
         Self {
-            slots: allocator_api2::vec::Vec::new_in(HugePages),
+            slots: Vec::new(),
             len: 0,
             hasher: foldhash::fast::RandomState::default(),
             long: Vec::new(),
@@ -91,23 +89,6 @@ impl UserIndex {
         if wanted > self.slots.len() {
             self.rehash(wanted);
         }
-    }
-
-    /// Start bringing the slot a lookup of `id` reads first into the cache, so that the lookup
-    /// itself, a few rows later, need not wait for memory.
-    pub(crate) fn prefetch(&self, id: &[u8]) {
-        if self.slots.is_empty() {
-            return;
-        }
-        let at = self.hasher.hash_one(id) as usize & (self.slots.len() - 1);
-        let slot: *const Slot = &self.slots[at];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is only a hint; it never faults, and `slot` points into the table.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(slot.cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = slot;
     }
 
     pub(crate) fn get(&self, id: &[u8]) -> Option<u32> {
@@ -175,8 +156,7 @@ impl UserIndex {
     /// Move every entry into a table of `size` slots (a power of two, at least twice the
     /// entries).
     fn rehash(&mut self, size: usize) {
-        let mut slots = allocator_api2::vec::Vec::with_capacity_in(size, HugePages);
-        slots.resize(size, EMPTY_SLOT);
+        let slots = vec![EMPTY_SLOT; size];
         let old = std::mem::replace(&mut self.slots, slots);
         let mask = size - 1;
         for slot in old.iter().filter(|slot| slot.len != EMPTY) {
