@@ -8,7 +8,7 @@ use std::time::Instant;
 use poem::{
     Body, IntoResponse, Request, Response, handler,
     http::{StatusCode, header},
-    web::Data,
+    web::{Data, Json},
 };
 use serde_json::{Map, Value, json};
 
@@ -29,7 +29,9 @@ use crate::{
 pub async fn registration(req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
     match handle(req, body, state).await {
         Ok(registered) => {
-            let mut response = Json201(describe(&registered)).into_response();
+            let mut response = Json(describe(&registered))
+                .with_status(StatusCode::CREATED)
+                .into_response();
             let headers = response.headers_mut();
             // The answer may carry a client secret (RFC 6749 §5.1 asks the same of tokens).
             headers.insert(
@@ -180,16 +182,4 @@ fn describe(registered: &Registered) -> Value {
         fields.insert("jwks".into(), jwks);
     }
     answer
-}
-
-/// A JSON body answered `201 Created`.
-struct Json201(Value);
-
-impl IntoResponse for Json201 {
-    fn into_response(self) -> Response {
-        Response::builder()
-            .status(StatusCode::CREATED)
-            .content_type("application/json")
-            .body(self.0.to_string())
-    }
 }
