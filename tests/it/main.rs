@@ -7,14 +7,18 @@
 
 mod admin;
 mod browser;
+mod browser_pages;
 mod cli;
 mod client_auth;
 mod common;
 mod compat_http;
 mod hardening;
 mod harness;
+mod html_forms;
+mod node_peer;
 mod oauth2_grants;
 mod openapi;
+mod openid_client;
 mod password_upgrade;
 mod registration;
 mod server;
