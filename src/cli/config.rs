@@ -159,9 +159,11 @@ pub async fn sync_clients(
             grant_types: GrantTypes::empty()
                 .with(GrantType::AuthorizationCode, true)
                 .with(GrantType::RefreshToken, true)
+                // Every client that authenticates is confidential, a private key as much as
+                // a shared secret (RFC 6749 §2.1).
                 .with(
                     GrantType::ClientCredentials,
-                    client.client_auth_method.uses_secret(),
+                    client.client_auth_method != config::ClientAuthMethod::None,
                 )
                 .with(GrantType::DeviceCode, true),
             metadata: Default::default(),
