@@ -52,7 +52,7 @@ impl Page {
     }
 }
 
-fn html_unescape(text: &str) -> String {
+pub(crate) fn html_unescape(text: &str) -> String {
     text.replace("&#x2f;", "/")
         .replace("&#x27;", "'")
         .replace("&quot;", "\"")

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+use crate::browser::html_unescape;
+
 #[derive(Debug, Clone, Default)]
 pub struct Form {
     pub action: String,
@@ -212,14 +214,14 @@ fn attributes(html: &str, from: usize) -> (Vec<(String, String)>, usize) {
                     .bytes()
                     .position(|c| c == quote)
                     .map_or(html.len(), |i| i + start);
-                value = unescape(&html[start..end]);
+                value = html_unescape(&html[start..end]);
                 at = (end + 1).min(html.len());
             } else {
                 let start = at;
                 while at < bytes.len() && bytes[at] != b'>' && !bytes[at].is_ascii_whitespace() {
                     at += 1;
                 }
-                value = unescape(&html[start..at]);
+                value = html_unescape(&html[start..at]);
             }
         }
         attrs.push((name, value));
@@ -237,23 +239,12 @@ fn strip_tags(html: &str) -> String {
             _ => {}
         }
     }
-    unescape(
+    html_unescape(
         text.split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
             .as_str(),
     )
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&#x2f;", "/")
-        .replace("&#x2F;", "/")
-        .replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 #[test]

@@ -15,7 +15,13 @@ import { ask, check, input, load, scenario } from './peer.mjs';
 const client = await load('openid-client');
 const { issuer } = input();
 const insecure = { execute: [client.allowInsecureRequests] };
-const LOOPBACK_REDIRECT = 'http://127.0.0.1/callback';
+/** A native app with a loopback redirect (RFC 8252 §7.3), as Element X registers. */
+const NATIVE_RP = {
+  application_type: 'native',
+  redirect_uris: ['http://127.0.0.1/callback'],
+  client_name: 'openid-client RP',
+  client_uri: 'https://rp.example/',
+};
 
 /** Register a public client the way a Matrix client does, and check the discovery it did. */
 async function register(step, metadata) {
@@ -69,6 +75,23 @@ async function authorize(step, config, parameters) {
   return { back, verifier, state };
 }
 
+/** An OpenID Connect sign-in: a nonce sent, the ID token validated, its nonce checked. */
+async function openIdSignIn(step, config, parameters) {
+  const nonce = client.randomNonce();
+  const { back, verifier, state } = await authorize(step, config, { ...parameters, nonce });
+  const tokens = await step('code exchange and ID token validation', () =>
+    client.authorizationCodeGrant(config, back, {
+      pkceCodeVerifier: verifier,
+      expectedNonce: nonce,
+      expectedState: state,
+      idTokenExpected: true,
+    }),
+  );
+  const claims = tokens.claims();
+  check(claims.nonce === nonce, 'the ID token carries the nonce');
+  return { tokens, claims };
+}
+
 /** Expect `promise` to fail with the OAuth error `code`; answers that error. */
 async function refused(promise, code) {
   try {
@@ -93,25 +116,9 @@ async function userinfoRefused(config, accessToken) {
 
 const scenarios = {
   async 'code-flow'(step) {
-    const config = await register(step, {
-      application_type: 'native',
-      redirect_uris: [LOOPBACK_REDIRECT],
-      client_name: 'openid-client RP',
-      client_uri: 'https://rp.example/',
-    });
-    const nonce = client.randomNonce();
+    const config = await register(step, NATIVE_RP);
     const scope = `openid urn:matrix:client:api:* ${deviceScope(true)}`;
-    const { back, verifier, state } = await authorize(step, config, { scope, nonce });
-    const tokens = await step('code exchange and ID token validation', () =>
-      client.authorizationCodeGrant(config, back, {
-        pkceCodeVerifier: verifier,
-        expectedNonce: nonce,
-        expectedState: state,
-        idTokenExpected: true,
-      }),
-    );
-    const claims = tokens.claims();
-    check(claims.nonce === nonce, 'the ID token carries the nonce');
+    const { tokens, claims } = await openIdSignIn(step, config, { scope });
     check(typeof claims.auth_time === 'number', 'the ID token carries auth_time');
     check(tokens.scope.split(' ').sort().join(' ') === scope.split(' ').sort().join(' '), `granted scope ${tokens.scope}`);
     const userinfo = await step('userinfo', () => client.fetchUserInfo(config, tokens.access_token, claims.sub));
@@ -135,12 +142,7 @@ const scenarios = {
   },
 
   async device(step) {
-    const config = await register(step, {
-      application_type: 'native',
-      redirect_uris: [LOOPBACK_REDIRECT],
-      client_name: 'openid-client device RP',
-      client_uri: 'https://rp.example/',
-    });
+    const config = await register(step, NATIVE_RP);
     const scope = `openid urn:matrix:client:api:* ${deviceScope(true)}`;
     const authorization = await step('device authorization', () =>
       client.initiateDeviceAuthorization(config, { scope }),
@@ -184,19 +186,8 @@ const scenarios = {
       client_uri: 'https://element-web.example/',
       contacts: ['admin@element-web.example'],
     });
-    const nonce = client.randomNonce();
     const scope = `openid urn:matrix:org.matrix.msc2967.client:api:* ${deviceScope(false)}`;
-    const { back, verifier, state } = await authorize(step, config, { scope, nonce, response_mode: 'query' });
-    const tokens = await step('code exchange and ID token validation', () =>
-      client.authorizationCodeGrant(config, back, {
-        pkceCodeVerifier: verifier,
-        expectedNonce: nonce,
-        expectedState: state,
-        idTokenExpected: true,
-      }),
-    );
-    const claims = tokens.claims();
-    check(claims.nonce === nonce, 'the ID token carries the nonce');
+    const { tokens, claims } = await openIdSignIn(step, config, { scope, response_mode: 'query' });
     const refreshed = await step('refresh', () => client.refreshTokenGrant(config, tokens.refresh_token));
     return { sub: claims.sub, access_token: refreshed.access_token, scope: tokens.scope };
   },
