@@ -43,8 +43,10 @@ fn screenshots_dir() -> PathBuf {
     tmp.parent().unwrap_or(tmp).join("screenshots")
 }
 
+const VERIFIER: &str = "chromium-pkce-verifier-of-forty-three-characters-at-least";
+
 fn authorization_url(setup: &Setup, state: &str) -> String {
-    let verifier = "chromium-pkce-verifier-of-forty-three-characters-at-least";
+    let verifier = VERIFIER;
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(sha2::Sha256::digest(verifier.as_bytes()));
     let mut url: url::Url = setup.server.at("/authorize").parse().expect("URL");
@@ -130,6 +132,23 @@ async fn pages_in_chromium(db: TestDb) {
         "{redirected}"
     );
     assert_eq!(query.get("state").map(|s| s.as_ref()), Some(state));
+    // The code is real: the client exchanges it.
+    let code = query.get("code").map(|c| c.to_string()).unwrap_or_default();
+    let response = setup
+        .server
+        .http
+        .post(setup.server.at("/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", CLIENT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(response.status(), 200, "the code from Chromium's redirect");
 
     let shots = result["screenshots"].as_array().expect("screenshots");
     let names: Vec<&str> = shots.iter().filter_map(|s| s["name"].as_str()).collect();
