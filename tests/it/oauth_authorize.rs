@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use chrono::Duration;
 use gatehouse::{
+    crypto::jwt::PublicKeySet,
     domain::{
         Clock,
         oauth2_clients::{
@@ -18,12 +19,9 @@ use gatehouse::{
         oauth2_grants::GrantState,
         users::User,
     },
-    services::{
-        accounts::{self, Registration},
-        oauth2_sessions::{self, CodeExchange},
-    },
+    services::accounts::{self, Registration},
 };
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::Digest;
 use ulid::Ulid;
 
@@ -288,22 +286,49 @@ fn form_post(page: &Page) -> (String, BTreeMap<String, String>) {
     (action, fields)
 }
 
-async fn exchange(env: &Env, client: &OAuth2Client, code: &str) -> oauth2_sessions::IssuedTokens {
+/// `POST /oauth2/token` with the code, as a public client sends it; the token response.
+async fn exchange_at(env: &Env, client: &OAuth2Client, code: &str, redirect: &str) -> Value {
     let s = &env.server;
-    oauth2_sessions::exchange_code(
-        &s.store,
-        &s.clock,
-        &mut s.state.random.rng(),
-        client,
-        CodeExchange {
-            code,
-            redirect_uri: Some(REDIRECT),
-            code_verifier: Some(VERIFIER),
-        },
-        Duration::seconds(300),
-    )
-    .await
-    .expect("the code is exchanged")
+    let client_id = client.id.to_string();
+    let response = s
+        .http
+        .post(s.at("/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", VERIFIER),
+            ("client_id", &client_id),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(status, 200, "the code is exchanged: {body}");
+    body
+}
+
+async fn exchange(env: &Env, client: &OAuth2Client, code: &str) -> Value {
+    exchange_at(env, client, code, REDIRECT).await
+}
+
+async fn verified_claims(env: &Env, id_token: &str) -> serde_json::Map<String, Value> {
+    let s = &env.server;
+    let jwks: Value = s
+        .http
+        .get(s.at("/oauth2/keys.json"))
+        .send()
+        .await
+        .expect("JWKS")
+        .json()
+        .await
+        .expect("JSON");
+    PublicKeySet::from_jwks(&jwks)
+        .expect("key set")
+        .verify(id_token)
+        .expect("the ID token verifies against the served JWK Set")
+        .claims
 }
 
 async fn code_flow_in_every_response_mode(db: TestDb) {
@@ -352,14 +377,11 @@ async fn code_flow_in_every_response_mode(db: TestDb) {
         assert_eq!(params["state"], "st4te/+ =", "state comes back unchanged");
         assert_eq!(params["iss"], env.issuer(), "RFC 9207");
         let issued = exchange(&env, &client, &params["code"]).await;
-        assert_eq!(issued.user.map(|u| u.id), Some(user.id));
-        assert!(issued.session.scope.contains(&format!(
-            "urn:matrix:org.matrix.msc2967.client:device:{QR_DEVICE}"
-        )));
-        assert!(
-            issued.session.user_session_id.is_some(),
-            "from the browser session"
-        );
+        let token = issued["access_token"].as_str().expect("access token");
+        let introspected = env.server.introspect(token, true).await;
+        assert_eq!(introspected["active"], true, "{introspected}");
+        assert_eq!(introspected["sub"], user.id.to_string(), "{introspected}");
+        assert_eq!(introspected["device_id"], QR_DEVICE, "{introspected}");
     }
 }
 
@@ -696,10 +718,17 @@ async fn prompt_login_and_max_age_want_a_fresh_sign_in(db: TestDb) {
         let back = browser.get(&internal(&signed_in)).await;
         // Consent is remembered: back to the client, from the new browser session.
         let code = redirect_params(&back, false)["code"].clone();
-        let issued = exchange(&env, &client, &code).await;
+        exchange(&env, &client, &code).await;
+        let grant_id: Ulid = consent_path
+            .trim_start_matches("/consent/")
+            .parse()
+            .expect("grant id");
+        let mut reader = env.server.store.reader().await.expect("reader");
+        let grant = reader.oauth2_grants().find(grant_id).await.expect("find");
+        let approved_by = grant.and_then(|g| g.user_session_id).expect("a session");
         assert_ne!(
-            issued.session.user_session_id.map(|id| id.to_string()),
-            Some(first_session.clone()),
+            approved_by.to_string(),
+            first_session,
             "a fresh sign-in, not the old session"
         );
         env.server.clock.advance(Duration::minutes(1));
@@ -884,7 +913,12 @@ async fn the_consent_page_shows_the_client_and_admin_rights(db: TestDb) {
     let done = answer(&mut browser, &page, "approve").await;
     let code = redirect_params(&done, false)["code"].clone();
     let issued = exchange(&env, &client, &code).await;
-    assert!(issued.session.scope.contains("urn:synapse:admin:*"));
+    assert!(
+        issued["scope"]
+            .as_str()
+            .is_some_and(|scope| scope.split(' ').any(|s| s == "urn:synapse:admin:*")),
+        "{issued}"
+    );
 
     let asked = browser
         .get(&Request::new(&insecure).set("prompt", "consent").path())
@@ -942,24 +976,8 @@ async fn a_registered_native_client_signs_in_on_any_loopback_port(db: TestDb) {
     let done = answer(&mut browser, &consent, "approve").await;
     assert!(done.location().expect("Location").starts_with(redirect));
     let code = redirect_params(&done, false)["code"].clone();
-    let s = &env.server;
-    let issued = oauth2_sessions::exchange_code(
-        &s.store,
-        &s.clock,
-        &mut s.state.random.rng(),
-        &client,
-        CodeExchange {
-            code: &code,
-            redirect_uri: Some(redirect),
-            code_verifier: Some(VERIFIER),
-        },
-        Duration::seconds(300),
-    )
-    .await;
-    assert!(
-        issued.is_ok(),
-        "the port the app used is the redirect_uri it sends"
-    );
+    // The port the app used is the redirect_uri it sends again.
+    exchange_at(&env, &client, &code, redirect).await;
     // Hybrid is not something this client registered.
     let hybrid = Request::new(&client)
         .set("redirect_uri", redirect)
@@ -968,6 +986,63 @@ async fn a_registered_native_client_signs_in_on_any_loopback_port(db: TestDb) {
         .set("nonce", "n");
     let page = browser.get(&hybrid.path()).await;
     assert_eq!(redirect_params(&page, true)["error"], "unauthorized_client");
+}
+
+async fn hybrid_code_id_token_carries_a_bound_id_token(db: TestDb) {
+    let env = env(db).await;
+    let client = env.client(&[REDIRECT], |_| {}).await;
+    let user = env.user("leo", false).await;
+    let hybrid = Request::new(&client)
+        .set("response_type", "code id_token")
+        .set("scope", &format!("openid {API}"))
+        .set("nonce", "n-0S6_WzA2Mj");
+
+    // Refusals in the fragment, the hybrid flow's default.
+    let mut browser = env.browser();
+    for (request, error) in [
+        (hybrid.clone().remove("nonce"), "invalid_request"),
+        (hybrid.clone().set("scope", API), "invalid_request"),
+        (
+            hybrid.clone().set("response_mode", "query"),
+            "invalid_request",
+        ),
+    ] {
+        let page = browser.get(&request.path()).await;
+        let params = redirect_params(&page, true);
+        assert_eq!(
+            params.get("error").map(String::as_str),
+            Some(error),
+            "{}",
+            request.query()
+        );
+        assert_eq!(params["iss"], env.issuer());
+    }
+
+    for mode in ["", "form_post"] {
+        let mut request = hybrid.clone().set("prompt", "consent");
+        if !mode.is_empty() {
+            request = request.set("response_mode", mode);
+        }
+        let consent = to_consent(&mut browser, &request, "leo").await;
+        let done = answer(&mut browser, &consent, "approve").await;
+        let params = if mode.is_empty() {
+            redirect_params(&done, true)
+        } else {
+            form_post(&done).1
+        };
+        assert_eq!(params["state"], "st4te/+ =");
+        let code = &params["code"];
+        let claims = verified_claims(&env, &params["id_token"]).await;
+        assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+        assert_eq!(claims["sub"], user.id.to_string());
+        assert_eq!(claims["aud"], client.id.to_string());
+        let digest = sha2::Sha256::digest(code.as_bytes());
+        let c_hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]);
+        assert_eq!(claims["c_hash"], c_hash, "OIDC Core §3.3.2.11");
+        assert!(claims.contains_key("auth_time") && claims.contains_key("sid"));
+        let issued = exchange(&env, &client, code).await;
+        assert!(issued["id_token"].is_string(), "{issued}");
+    }
 }
 
 on_both_backends!(
@@ -984,4 +1059,5 @@ on_both_backends!(
     expired_requests_are_refused,
     the_consent_page_shows_the_client_and_admin_rights,
     a_registered_native_client_signs_in_on_any_loopback_port,
+    hybrid_code_id_token_carries_a_bound_id_token,
 );

@@ -27,7 +27,11 @@ use crate::{
     },
     http::{
         AppState,
-        oauth::{OAuthError, authorize::response_for},
+        oauth::{
+            OAuthError,
+            authorize::response_for,
+            id_token::{IdTokenFacts, sign_id_token},
+        },
     },
     services::oauth2_sessions::{self, GrantError},
     store::StoreError,
@@ -218,10 +222,56 @@ async fn approve(
     };
     forget_grant(state, jar, grant.id);
     tracing::info!(grant.id = %grant.id, user.id = %user.id, "authorization approved");
-    match response_for(state, &grant) {
-        Some(response) => response.param("code", code).into_response(),
-        None => broken_grant(state),
+    let Some(response) = response_for(state, &grant) else {
+        return broken_grant(state);
+    };
+    if !grant.response_type_id_token {
+        return response.param("code", code).into_response();
     }
+    match hybrid_id_token(state, &grant, user, session, &code).await {
+        Ok(id_token) => response
+            .param("code", code)
+            .param("id_token", id_token)
+            .into_response(),
+        // The code was made but is never handed out: the client hears why.
+        Err(error) => response.error(&error).into_response(),
+    }
+}
+
+/// OIDC Core §3.3.2.11: the hybrid flow's ID token, bound to the code by `c_hash`.
+async fn hybrid_id_token(
+    state: &AppState,
+    grant: &AuthorizationGrant,
+    user: &User,
+    session: &BrowserSession,
+    code: &str,
+) -> Result<String, OAuthError> {
+    let client = match state.store.reader().await {
+        Ok(mut reader) => reader.oauth2_clients().find(grant.client_id).await,
+        Err(error) => Err(error),
+    };
+    let client = match client {
+        Ok(Some(client)) => client,
+        Ok(None) => return Err(OAuthError::invalid_client("the client is gone")),
+        Err(error) => {
+            return Err(OAuthError::server_error(
+                "authorization: database error",
+                &error,
+            ));
+        }
+    };
+    sign_id_token(
+        state,
+        &IdTokenFacts {
+            user,
+            client: &client,
+            nonce: grant.nonce.as_deref(),
+            auth_time: Some(session.created_at),
+            access_token: None,
+            code: Some(code),
+            browser_session_id: Some(session.id),
+        },
+    )
 }
 
 /// Cancel the grant and tell the client why.
