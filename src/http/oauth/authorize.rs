@@ -192,11 +192,8 @@ async fn find_client(state: &AppState, client_id: Option<&str>) -> Result<OAuth2
     let Some(id) = client_id.and_then(|id| id.parse::<ulid::Ulid>().ok()) else {
         return Err(unknown());
     };
-    let found = match state.store.reader().await {
-        Ok(mut reader) => reader.oauth2_clients().find(id).await,
-        Err(error) => Err(error),
-    };
-    match found {
+    let found = async { state.store.reader().await?.oauth2_clients().find(id).await };
+    match found.await {
         Ok(Some(client)) => Ok(client),
         Ok(None) => Err(unknown()),
         Err(error) => {

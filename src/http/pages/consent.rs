@@ -246,11 +246,7 @@ async fn hybrid_id_token(
     session: &BrowserSession,
     code: &str,
 ) -> Result<String, OAuthError> {
-    let client = match state.store.reader().await {
-        Ok(mut reader) => reader.oauth2_clients().find(grant.client_id).await,
-        Err(error) => Err(error),
-    };
-    let client = match client {
+    let client = match client_of(state, grant).await {
         Ok(Some(client)) => client,
         Ok(None) => return Err(OAuthError::invalid_client("the client is gone")),
         Err(error) => {
@@ -303,11 +299,7 @@ async fn consent_page(
     session: &BrowserSession,
     user: &User,
 ) -> Response {
-    let client = match state.store.reader().await {
-        Ok(mut reader) => reader.oauth2_clients().find(grant.client_id).await,
-        Err(error) => Err(error),
-    };
-    let client = match client {
+    let client = match client_of(state, grant).await {
         Ok(Some(client)) => client,
         Ok(None) => return not_found(state),
         Err(error) => return store_failed(state, &error),
@@ -349,6 +341,19 @@ async fn consent_page(
             switch_account: &switch_account,
         },
     )
+}
+
+async fn client_of(
+    state: &AppState,
+    grant: &AuthorizationGrant,
+) -> Result<Option<OAuth2Client>, StoreError> {
+    state
+        .store
+        .reader()
+        .await?
+        .oauth2_clients()
+        .find(grant.client_id)
+        .await
 }
 
 fn logo_uri<'a>(state: &AppState, client: &'a OAuth2Client) -> Option<&'a str> {
@@ -430,11 +435,8 @@ async fn pending_grant(
     let Ok(id) = id.parse::<Ulid>() else {
         return Err(not_found(state));
     };
-    let found = match state.store.reader().await {
-        Ok(mut reader) => reader.oauth2_grants().find(id).await,
-        Err(error) => Err(error),
-    };
-    let grant = match found {
+    let found = async { state.store.reader().await?.oauth2_grants().find(id).await };
+    let grant = match found.await {
         Ok(Some(grant)) => grant,
         Ok(None) => return Err(not_found(state)),
         Err(error) => return Err(store_failed(state, &error)),
