@@ -1045,6 +1045,43 @@ async fn hybrid_code_id_token_carries_a_bound_id_token(db: TestDb) {
     }
 }
 
+async fn switching_accounts_shows_the_page_again_for_the_new_one(db: TestDb) {
+    let env = env(db).await;
+    let client = env.client(&[REDIRECT], |_| {}).await;
+    env.user("mia", false).await;
+    let nina = env.user("nina", false).await;
+    let mut browser = env.browser();
+    let shown_to_mia = to_consent(&mut browser, &Request::new(&client), "mia").await;
+    assert!(shown_to_mia.body.contains("@mia:example.test"));
+    // "Not you?": the sign-in form even though signed in, then back to the same request.
+    let switch = format!(
+        "/login?prompt=login&next={}",
+        url::form_urlencoded::byte_serialize(action(&shown_to_mia).as_bytes()).collect::<String>()
+    );
+    let signed_in = sign_in_at(&mut browser, &switch, "nina").await;
+    let shown_to_nina = browser.get(&internal(&signed_in)).await;
+    assert!(
+        shown_to_nina.body.contains("@nina:example.test"),
+        "{}",
+        shown_to_nina.body
+    );
+    // The answer on the page shown to mia does not approve anything for nina.
+    let stale = answer(&mut browser, &shown_to_mia, "approve").await;
+    assert_eq!(internal(&stale), action(&shown_to_mia), "shown again");
+    assert_eq!(
+        env.grant_state(grant_id(&shown_to_mia)).await,
+        GrantState::Pending
+    );
+    let done = answer(&mut browser, &shown_to_nina, "approve").await;
+    let code = redirect_params(&done, false)["code"].clone();
+    let issued = exchange(&env, &client, &code).await;
+    let token = issued["access_token"].as_str().expect("access token");
+    assert_eq!(
+        env.server.introspect(token, true).await["sub"],
+        nina.id.to_string()
+    );
+}
+
 on_both_backends!(
     code_flow_in_every_response_mode,
     remembered_consent_skips_the_page_until_the_scope_grows,
@@ -1060,4 +1097,5 @@ on_both_backends!(
     the_consent_page_shows_the_client_and_admin_rights,
     a_registered_native_client_signs_in_on_any_loopback_port,
     hybrid_code_id_token_carries_a_bound_id_token,
+    switching_accounts_shows_the_page_again_for_the_new_one,
 );
