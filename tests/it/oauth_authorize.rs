@@ -585,7 +585,18 @@ async fn refusals_after_validation_go_to_the_client(db: TestDb) {
         .await;
     assert_eq!(redirect_params(&page, true)["error"], "login_required");
 
-    // Signed in, but never consented: consent_required, and the grant is not left pending.
+    // A confidential client may leave PKCE out (RFC 9700 §2.1.1 requires it of public ones).
+    let confidential = env
+        .client(&[REDIRECT], |client| {
+            client.token_endpoint_auth_method = Some(TokenEndpointAuthMethod::ClientSecretBasic);
+        })
+        .await;
+    let without_pkce = Request::new(&confidential)
+        .remove("code_challenge")
+        .remove("code_challenge_method");
+    assert!(internal(&browser.get(&without_pkce.path()).await).starts_with("/login?"));
+
+    // Signed in, but never consented: consent_required.
     env.user("carol", false).await;
     assert_eq!(browser.sign_in("carol", PASSWORD).await.status, 303);
     let params = redirect_params(
