@@ -17,6 +17,7 @@ mod harness;
 mod html_forms;
 mod node_peer;
 mod oauth2_grants;
+mod oauth_authorize;
 mod oauth_token;
 mod openapi;
 mod openid_client;
