@@ -548,6 +548,7 @@ async fn discovery_and_keys(db: TestDb) {
         format!("{}/oauth2/introspect", server.url)
     );
     for (field, path) in [
+        ("authorization_endpoint", "/authorize"),
         ("token_endpoint", "/oauth2/token"),
         ("revocation_endpoint", "/oauth2/revoke"),
         ("userinfo_endpoint", "/oauth2/userinfo"),
@@ -565,6 +566,16 @@ async fn discovery_and_keys(db: TestDb) {
     ] {
         assert!(grants.contains(&serde_json::json!(grant)), "{grant}");
     }
+    assert_eq!(
+        doc["response_types_supported"],
+        serde_json::json!(["code", "code id_token"])
+    );
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    let prompts = doc["prompt_values_supported"].as_array().unwrap();
+    assert!(
+        prompts.contains(&serde_json::json!("login"))
+            && !prompts.contains(&serde_json::json!("create"))
+    );
     let modes = doc["response_modes_supported"].as_array().unwrap();
     assert!(
         modes.contains(&serde_json::json!("query"))
