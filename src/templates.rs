@@ -12,7 +12,10 @@ use std::{
 
 use minijinja::{Environment, UndefinedBehavior, Value, value::Serde};
 
-pub use self::pages::{CompatSsoPage, ErrorPage, IndexPage, LoginPage, Page, Service};
+pub use self::pages::{
+    CompatSsoPage, DeviceConsentPage, ErrorPage, IndexPage, LinkPage, LoginPage, Page, ScopeLine,
+    Service,
+};
 use crate::config::{ConfigError, TemplatesConfig};
 
 /// Every embedded template, by name.
@@ -25,6 +28,11 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("index.html", include_str!("../templates/index.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("link.html", include_str!("../templates/link.html")),
+    (
+        "device_consent.html",
+        include_str!("../templates/device_consent.html"),
+    ),
 ];
 
 /// Embedded templates that are only layouts: rendered through the pages that extend them,
@@ -56,6 +64,8 @@ pub const SAMPLES: &[Sample] = &[
     Sample::of::<LoginPage>(),
     Sample::of::<CompatSsoPage>(),
     Sample::of::<ErrorPage>(),
+    Sample::of::<LinkPage>(),
+    Sample::of::<DeviceConsentPage>(),
 ];
 
 /// Why the templates could not be loaded.

@@ -67,6 +67,8 @@ pub struct AppState {
     pub registration_policy: crate::domain::client_registration::RegistrationPolicy,
     /// `rate_limiting.client_registration`, per client address.
     pub client_registration_limiter: Arc<RateLimiter<ClientKey>>,
+    /// `rate_limiting.device_code_entry`: user codes typed on `/link`.
+    pub device_code_entry_limits: Arc<pages::CodeEntryLimits>,
     /// `private_key_jwt` clients' JWK Sets fetched from their `jwks_uri`.
     pub jwks_cache: Arc<oauth::JwksCache>,
 }
@@ -118,6 +120,7 @@ impl AppState {
             client_registration_limiter: Arc::new(RateLimiter::new(
                 &config.rate_limiting.client_registration,
             )),
+            device_code_entry_limits: Arc::new(pages::CodeEntryLimits::new(&config.rate_limiting)),
             jwks_cache: Arc::new(oauth::JwksCache::new()?),
             config: Arc::new(config),
             clock,

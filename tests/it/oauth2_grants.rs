@@ -29,7 +29,7 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const TTL: Duration = Duration::seconds(300);
 
 /// A client stored as registration would store it.
-async fn add_client(
+pub(crate) async fn add_client(
     setup: &Setup,
     method: TokenEndpointAuthMethod,
     grants: &[GrantType],
@@ -91,7 +91,7 @@ fn request(scope: &str, pkce: Option<Pkce>) -> AuthorizationRequest {
     }
 }
 
-async fn user(setup: &Setup, name: &str, admin: bool) -> User {
+pub(crate) async fn user(setup: &Setup, name: &str, admin: bool) -> User {
     setup.register(name, admin).await;
     accounts::find_user(&setup.server.store, name)
         .await
@@ -577,7 +577,7 @@ async fn refresh_rotates_and_a_replay_ends_the_session(db: TestDb) {
     .unwrap();
 }
 
-async fn poll(
+pub(crate) async fn poll(
     setup: &Setup,
     client: &OAuth2Client,
     device_code: &str,

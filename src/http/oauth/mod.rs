@@ -2,6 +2,7 @@
 
 pub mod authorization_response;
 pub mod client_auth;
+mod device;
 pub mod error;
 mod grant_errors;
 pub mod introspect;
@@ -21,4 +22,5 @@ pub fn mount(route: Route) -> Route {
         .at("/oauth2/keys.json", get(keys::jwks))
         .at("/oauth2/introspect", post(introspect::introspect))
         .at("/oauth2/registration", post(registration::registration))
+        .at("/oauth2/device", post(device::device_authorization))
 }
