@@ -13,6 +13,9 @@ use crate::domain::client_registration::RegistrationPolicy;
 pub struct PolicyData {
     /// `policy.data.client_registration`: how strict dynamic client registration is.
     pub client_registration: RegistrationPolicy,
+    /// `policy.data.admin_clients`: the client ids that may obtain `urn:mas:admin` through the
+    /// client credentials grant.
+    pub admin_clients: Vec<ulid::Ulid>,
 }
 
 impl PolicyData {
@@ -56,6 +59,16 @@ mod tests {
         assert!(data.client_registration.allow_host_mismatch);
         assert!(!data.client_registration.allow_missing_client_uri);
         assert!(data.client_registration.allow_missing_contacts);
+        assert!(data.admin_clients.is_empty());
+        let data = read("data:\n  admin_clients: [01JA8ZQ3XK5W7N2M4P6R9T1V3Y]\n").unwrap();
+        assert_eq!(data.admin_clients.len(), 1);
+        let error = read("data:\n  admin_clients: [not-a-ulid]\n").unwrap_err();
+        assert!(
+            error
+                .key_path()
+                .is_some_and(|p| p.starts_with("policy.data.admin_clients")),
+            "{error}"
+        );
     }
 
     #[test]

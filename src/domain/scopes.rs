@@ -15,6 +15,10 @@ pub const DEVICE_PREFIX_UNSTABLE: &str = "urn:matrix:org.matrix.msc2967.client:d
 pub const SYNAPSE_ADMIN: &str = "urn:synapse:admin:*";
 /// Gatehouse's (MAS's) admin API.
 pub const MAS_ADMIN: &str = "urn:mas:admin";
+/// OpenID Connect: the client wants an ID token (OIDC Core §3.1.2.1).
+pub const OPENID: &str = "openid";
+/// OpenID Connect: the client may read the user's email address (OIDC Core §5.4).
+pub const EMAIL: &str = "email";
 
 /// Whether `token` is an RFC 6749 §3.3 scope-token: one or more of `%x21 / %x23-5B / %x5D-7E`
 /// (printable ASCII but space, `"` and `\`).

@@ -1,6 +1,8 @@
 //! The `discovery` resource: `/.well-known/openid-configuration` (RFC 8414 / OIDC Discovery).
 //! Synapse fetches it for `/_matrix/client/v1/auth_metadata` and needs `issuer` and
-//! `account_management_uri`. It lists only the endpoints this build serves.
+//! `account_management_uri`; matrix-rust-sdk then needs the authorization, token and
+//! revocation endpoints, `code` among the response types, both `query` and `fragment` among
+//! the response modes and `S256` among the PKCE methods. It lists only what this build serves.
 
 use poem::{
     Route, get, handler,
@@ -8,7 +10,8 @@ use poem::{
 };
 use serde_json::{Value, json};
 
-use super::AppState;
+use super::{AppState, oauth::token::DEVICE_CODE_GRANT};
+use crate::domain::oauth2_clients::TokenEndpointAuthMethod;
 
 pub fn mount(route: Route) -> Route {
     route.at(
@@ -17,32 +20,64 @@ pub fn mount(route: Route) -> Route {
     )
 }
 
+/// JWS algorithms accepted in `client_secret_jwt` and `private_key_jwt` assertions.
+const CLIENT_ASSERTION_ALGORITHMS: [&str; 12] = [
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "ES256K",
+];
+
 #[handler]
 async fn openid_configuration(Data(state): Data<&AppState>) -> Json<Value> {
     let url = |path: &str| state.public_url(path);
     let signing_algorithms = state.keystore.algorithms();
+    let auth_methods: Vec<&str> = TokenEndpointAuthMethod::ALL
+        .iter()
+        .map(|method| method.as_str())
+        .collect();
     Json(json!({
         "issuer": state.config.http.issuer().as_str(),
+        "token_endpoint": url("oauth2/token"),
         "jwks_uri": url("oauth2/keys.json"),
-        "introspection_endpoint": url("oauth2/introspect"),
         "registration_endpoint": url("oauth2/registration"),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "account_management_uri": url("account/"),
-        "account_management_actions_supported": [
-            "org.matrix.profile",
-            "org.matrix.sessions_list",
-            "org.matrix.session_view",
-            "org.matrix.session_end",
-            "org.matrix.devices_list",
-            "org.matrix.device_view",
-            "org.matrix.device_delete",
-            "org.matrix.cross_signing_reset"
-        ],
+        "revocation_endpoint": url("oauth2/revoke"),
+        "introspection_endpoint": url("oauth2/introspect"),
+        "userinfo_endpoint": url("oauth2/userinfo"),
         "scopes_supported": ["openid", "email"],
+        "response_modes_supported": ["form_post", "query", "fragment"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            DEVICE_CODE_GRANT
+        ],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGORITHMS,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGORITHMS,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGORITHMS,
+        "code_challenge_methods_supported": ["plain", "S256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": signing_algorithms,
+        "claim_types_supported": ["normal"],
+        "claims_supported": [
+            "iss", "sub", "aud", "iat", "exp", "nonce", "auth_time", "at_hash", "c_hash", "sid",
+            "email", "email_verified"
+        ],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
+        "account_management_uri": url("account/"),
+        "account_management_actions_supported": [
+            "org.matrix.profile",
+            "org.matrix.devices_list",
+            "org.matrix.device_view",
+            "org.matrix.device_delete",
+            "org.matrix.account_deactivate",
+            "org.matrix.cross_signing_reset",
+            "org.matrix.sessions_list",
+            "org.matrix.session_view",
+            "org.matrix.session_end"
+        ],
     }))
 }

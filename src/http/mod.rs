@@ -65,6 +65,8 @@ pub struct AppState {
     pub compat_sso_limit: Arc<RateLimiter<ClientKey>>,
     /// `policy.data.client_registration`.
     pub registration_policy: crate::domain::client_registration::RegistrationPolicy,
+    /// `policy.data.admin_clients`: clients that may get `urn:mas:admin` for themselves.
+    pub admin_clients: Arc<[ulid::Ulid]>,
     /// `rate_limiting.client_registration`, per client address.
     pub client_registration_limiter: Arc<RateLimiter<ClientKey>>,
     /// `rate_limiting.device_code_entry`: user codes typed on `/link`.
@@ -88,7 +90,9 @@ impl AppState {
         let secret = config.matrix.secret()?;
         let synapse = SynapseClient::new(&config.matrix, secret.clone())?;
         let passwords = passwords.with_random(random.clone());
-        let registration_policy = config.policy_data()?.client_registration;
+        let policy_data = config.policy_data()?;
+        let registration_policy = policy_data.client_registration;
+        let admin_clients = policy_data.admin_clients.into();
         let sign_in = PasswordSignIn::new(
             store.clone(),
             clock.clone(),
@@ -117,6 +121,7 @@ impl AppState {
             ))),
             compat_sso_limit: Arc::new(RateLimiter::new(&config.rate_limiting.compat_sso_redirect)),
             registration_policy,
+            admin_clients,
             client_registration_limiter: Arc::new(RateLimiter::new(
                 &config.rate_limiting.client_registration,
             )),

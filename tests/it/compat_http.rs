@@ -547,6 +547,36 @@ async fn discovery_and_keys(db: TestDb) {
         doc["introspection_endpoint"],
         format!("{}/oauth2/introspect", server.url)
     );
+    for (field, path) in [
+        ("token_endpoint", "/oauth2/token"),
+        ("revocation_endpoint", "/oauth2/revoke"),
+        ("userinfo_endpoint", "/oauth2/userinfo"),
+        ("registration_endpoint", "/oauth2/registration"),
+        ("jwks_uri", "/oauth2/keys.json"),
+    ] {
+        assert_eq!(doc[field], format!("{}{path}", server.url), "{field}");
+    }
+    let grants = doc["grant_types_supported"].as_array().unwrap();
+    for grant in [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    ] {
+        assert!(grants.contains(&serde_json::json!(grant)), "{grant}");
+    }
+    let modes = doc["response_modes_supported"].as_array().unwrap();
+    assert!(
+        modes.contains(&serde_json::json!("query"))
+            && modes.contains(&serde_json::json!("fragment"))
+    );
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
     let jwks: serde_json::Value = server
         .http
         .get(server.at("/oauth2/keys.json"))

@@ -15,6 +15,7 @@ mod hardening;
 mod harness;
 mod oauth2_grants;
 mod oauth_device;
+mod oauth_token;
 mod openapi;
 mod password_upgrade;
 mod registration;

@@ -24,8 +24,8 @@ use sha2::Digest;
 
 use crate::{common::TestDb, hardening::Setup, on_both_backends};
 
-const REDIRECT: &str = "https://client.example/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const REDIRECT: &str = "https://client.example/callback";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const TTL: Duration = Duration::seconds(300);
 
 /// A client stored as registration would store it.
@@ -55,7 +55,7 @@ pub(crate) async fn add_client(
     client
 }
 
-async fn public_client(setup: &Setup) -> OAuth2Client {
+pub(crate) async fn public_client(setup: &Setup) -> OAuth2Client {
     add_client(
         setup,
         TokenEndpointAuthMethod::None,
@@ -68,7 +68,7 @@ async fn public_client(setup: &Setup) -> OAuth2Client {
     .await
 }
 
-fn s256() -> Pkce {
+pub(crate) fn s256() -> Pkce {
     Pkce {
         method: PkceMethod::S256,
         challenge: base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -76,7 +76,7 @@ fn s256() -> Pkce {
     }
 }
 
-fn request(scope: &str, pkce: Option<Pkce>) -> AuthorizationRequest {
+pub(crate) fn request(scope: &str, pkce: Option<Pkce>) -> AuthorizationRequest {
     AuthorizationRequest {
         redirect_uri: REDIRECT.into(),
         scope: Scope::parse(scope).unwrap(),
@@ -99,7 +99,7 @@ pub(crate) async fn user(setup: &Setup, name: &str, admin: bool) -> User {
 }
 
 /// Request, approve and return the code.
-async fn approved_code(
+pub(crate) async fn approved_code(
     setup: &Setup,
     client: &OAuth2Client,
     user: &User,
