@@ -577,7 +577,7 @@ async fn refresh_rotates_and_a_replay_ends_the_session(db: TestDb) {
     .unwrap();
 }
 
-pub(crate) async fn poll(
+async fn poll(
     setup: &Setup,
     client: &OAuth2Client,
     device_code: &str,

@@ -1,20 +1,18 @@
 //! The device authorization grant end to end (RFC 8628): `POST /oauth2/device`, the person
-//! typing the user code on `/link` and answering on the consent page, and the device's polls.
+//! typing the user code on `/link` and answering on the consent page, and the device's polls
+//! of `POST /oauth2/token`.
 //! Also what must never work: guessing codes without limit, forms without CSRF tokens,
 //! approving a grant this browser never typed the code of, and hostile input. On both backends.
 
 use chrono::Duration;
-use gatehouse::{
-    domain::oauth2_clients::{GrantType, OAuth2Client, TokenEndpointAuthMethod},
-    services::oauth2_sessions::GrantError,
-};
+use gatehouse::domain::oauth2_clients::{GrantType, OAuth2Client, TokenEndpointAuthMethod};
 use serde_json::Value;
 
 use crate::{
     browser::{Browser, Page},
     common::TestDb,
     hardening::{PASSWORD, Setup},
-    oauth2_grants::{add_client, poll, user},
+    oauth2_grants::{add_client, user},
     on_both_backends,
 };
 
@@ -67,17 +65,41 @@ async fn start(setup: &Setup, client: &OAuth2Client, scope: &str) -> (String, St
     )
 }
 
-/// What a poll is refused with, by RFC 8628 §3.5 error name.
-async fn refusal(setup: &Setup, client: &OAuth2Client, device_code: &str) -> &'static str {
-    match poll(setup, client, device_code).await {
-        Ok(_) => "tokens",
-        Err(GrantError::AuthorizationPending) => "authorization_pending",
-        Err(GrantError::SlowDown) => "slow_down",
-        Err(GrantError::ExpiredToken) => "expired_token",
-        Err(GrantError::AccessDenied) => "access_denied",
-        Err(GrantError::InvalidGrant(_)) => "invalid_grant",
-        Err(other) => panic!("unexpected refusal {other:?}"),
+/// The device polls the token endpoint (RFC 8628 §3.4): status, `Cache-Control` and body.
+async fn poll(
+    setup: &Setup,
+    client: &OAuth2Client,
+    device_code: &str,
+) -> (u16, Option<String>, Value) {
+    let client_id = client.id.to_string();
+    let response = setup
+        .server
+        .http
+        .post(setup.server.at("/oauth2/token"))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", device_code),
+            ("client_id", &client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let cache_control = response
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, cache_control, response.json().await.unwrap())
+}
+
+/// What a poll gets: its RFC 8628 §3.5 error (always a 400), or `tokens`.
+async fn refusal(setup: &Setup, client: &OAuth2Client, device_code: &str) -> String {
+    let (status, _, body) = poll(setup, client, device_code).await;
+    if status == 200 {
+        return "tokens".to_owned();
     }
+    assert_eq!(status, 400, "{body}");
+    body["error"].as_str().unwrap().to_owned()
 }
 
 /// Wait out the poll interval on the test clock.
@@ -196,10 +218,23 @@ async fn whole_flow_with_a_typed_code(db: TestDb) {
     );
 
     wait_interval(&setup, 20);
-    let issued = poll(&setup, &client, &device_code).await.expect("tokens");
-    assert!(issued.access_token.starts_with("mat_"));
-    assert!(issued.refresh_token.is_some());
-    let introspected = setup.server.introspect(&issued.access_token, true).await;
+    let (status, cache_control, tokens) = poll(&setup, &client, &device_code).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(cache_control.as_deref(), Some("no-store"));
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert!(
+        tokens["refresh_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("mar_")
+    );
+    assert!(
+        tokens["id_token"].is_string(),
+        "openid was asked for: {tokens}"
+    );
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert!(access_token.starts_with("mat_"));
+    let introspected = setup.server.introspect(access_token, true).await;
     assert_eq!(introspected["active"], true, "{introspected}");
     assert_eq!(introspected["username"], "alice");
     assert_eq!(introspected["device_id"], "LIVINGROOM");
