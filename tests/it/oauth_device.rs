@@ -510,6 +510,16 @@ async fn clients_and_scopes_are_checked(db: TestDb) {
         refusal(&setup, &client, &device_code).await,
         "authorization_pending"
     );
+
+    // A client site that is not a secure web address is not made a link.
+    let mut odd = device_client(&setup).await;
+    odd.client_uri = Some("javascript:alert(1)".into());
+    let mut repo = setup.server.store.repo().await.unwrap();
+    repo.oauth2_clients().upsert(&odd).await.unwrap();
+    repo.save().await.unwrap();
+    let (_, user_code) = start(&setup, &odd, SCOPE).await;
+    let (_, consent) = open_consent(&mut browser, &user_code).await;
+    assert!(!consent.body.contains("javascript"), "{}", consent.body);
     setup.server.stop().await;
 }
 

@@ -304,12 +304,17 @@ pub async fn consent(
         .client_name
         .clone()
         .unwrap_or_else(|| client.id.to_string());
-    // Only a web address is made a link (a registered `client_uri` could be anything).
+    // Only a secure web address is made a link (a static client's `client_uri` could be
+    // anything); plain http only where the registration policy lets clients use it.
     let client_uri = client
         .client_uri
         .as_deref()
         .filter(|uri| {
-            url::Url::parse(uri).is_ok_and(|url| matches!(url.scheme(), "https" | "http"))
+            url::Url::parse(uri).is_ok_and(|url| match url.scheme() {
+                "https" => true,
+                "http" => state.registration_policy.allow_insecure_uris,
+                _ => false,
+            })
         })
         .unwrap_or_default();
     let scopes = ScopeLine::describe(&grant.scope, &service(state).name);
