@@ -54,6 +54,9 @@ pub struct RateLimitingConfig {
     /// Gatehouse's own: user codes typed on `/link`. Codes are short enough to guess, so
     /// guessing is limited per client address and per signed-in user.
     pub device_code_entry: DeviceCodeEntryRateLimit,
+    /// Gatehouse's own: device authorizations (`POST /oauth2/device`) per client address. Each
+    /// stores a grant, and public clients start them without a secret.
+    pub device_authorization: RateLimiterConfig,
 }
 
 impl Default for RateLimitingConfig {
@@ -67,6 +70,8 @@ impl Default for RateLimitingConfig {
             // Ten at once, then one a minute: clients register once per sign-in.
             client_registration: RateLimiterConfig::new(10, 1.0 / 60.0),
             device_code_entry: DeviceCodeEntryRateLimit::default(),
+            // Ten at once, then one every ten seconds: a device asks once per sign-in.
+            device_authorization: RateLimiterConfig::new(10, 0.1),
         }
     }
 }
@@ -182,6 +187,10 @@ impl RateLimitingConfig {
             (
                 "rate_limiting.compat_sso_redirect",
                 &self.compat_sso_redirect,
+            ),
+            (
+                "rate_limiting.device_authorization",
+                &self.device_authorization,
             ),
             (
                 "rate_limiting.device_code_entry.per_ip",

@@ -590,8 +590,32 @@ async fn settings_turn_the_grant_and_the_link_off_and_on(db: TestDb) {
     setup.server.stop().await;
 }
 
+async fn device_authorizations_are_rate_limited(db: TestDb) {
+    let setup = Setup::start_with(&db, |config| {
+        config.rate_limiting.device_authorization.burst = 2;
+        config.rate_limiting.device_authorization.per_second = 0.001;
+    })
+    .await;
+    let client = device_client(&setup).await;
+    let id = client.id.to_string();
+    start(&setup, &client, SCOPE).await;
+    // A refused request counts too: it cost a lookup.
+    let (status, _, _) = authorize_device(&setup, &[("client_id", "nobody")]).await;
+    assert_eq!(status, 401);
+    let (status, headers, body) =
+        authorize_device(&setup, &[("client_id", &id), ("scope", SCOPE)]).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(headers["cache-control"], "no-store");
+    setup.server.stop().await;
+}
+
 async fn hostile_input_is_a_bad_request(db: TestDb) {
-    let setup = Setup::start(&db).await;
+    let setup = Setup::start_with(&db, |config| {
+        config.rate_limiting.device_authorization.burst = 1000;
+    })
+    .await;
     let client = device_client(&setup).await;
     let id = client.id.to_string();
     let raw = |body: Vec<u8>| {
@@ -699,5 +723,6 @@ on_both_backends!(
     only_the_grant_this_browser_typed_can_be_answered,
     clients_and_scopes_are_checked,
     settings_turn_the_grant_and_the_link_off_and_on,
+    device_authorizations_are_rate_limited,
     hostile_input_is_a_bad_request,
 );

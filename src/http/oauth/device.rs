@@ -1,6 +1,9 @@
 //! `POST /oauth2/device`: the device authorization endpoint (RFC 8628 §3.1). A device that
 //! cannot show a browser (a TV, a command-line client) gets a device code to poll the token
-//! endpoint with and a short user code for its person to type on `/link`.
+//! endpoint with and a short user code for its person to type on `/link`. Each request stores
+//! a grant, so they are limited per client address (`rate_limiting.device_authorization`).
+
+use std::time::Instant;
 
 use poem::{
     IntoResponse, Request, Response, handler,
@@ -16,7 +19,7 @@ use super::{
 use crate::{
     domain::{redact::Redacted, scopes::Scope},
     http::{AppState, client_ip::client_ip},
-    services::oauth2_sessions::start_device_authorization,
+    services::{oauth2_sessions::start_device_authorization, rate_limit::ClientKey},
 };
 
 /// The longest scope accepted: a Matrix client's is under 200 characters, and an
@@ -64,6 +67,16 @@ pub async fn device_authorization(
     Data(state): Data<&AppState>,
     form: poem::Result<Form<DeviceAuthorizationRequest>>,
 ) -> Response {
+    let client = ClientKey::of(client_ip(req, &state.trusted_proxies));
+    if let Err(retry_after) = state
+        .device_authorization_limiter
+        .check(&client, Instant::now())
+    {
+        let refused = OAuthError::temporarily_unavailable(
+            "too many device authorizations from this address; retry later",
+        );
+        return no_store(refused.too_many_requests(retry_after));
+    }
     let answer = match handle(req, state, form).await {
         Ok(answer) => Json(answer).into_response(),
         Err(error) => error.into_response(),
