@@ -13,8 +13,8 @@ use std::{
 use minijinja::{Environment, UndefinedBehavior, Value, value::Serde};
 
 pub use self::pages::{
-    CompatSsoPage, DeviceConsentPage, ErrorPage, IndexPage, LinkPage, LoginPage, Page, ScopeLine,
-    Service,
+    CompatSsoPage, ConsentPage, ConsentPermission, DeviceConsentPage, ErrorPage, IndexPage,
+    LinkPage, LoginPage, Page, Service,
 };
 use crate::config::{ConfigError, TemplatesConfig};
 
@@ -28,6 +28,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("index.html", include_str!("../templates/index.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("consent.html", include_str!("../templates/consent.html")),
     ("link.html", include_str!("../templates/link.html")),
     (
         "device_consent.html",
@@ -64,6 +65,7 @@ pub const SAMPLES: &[Sample] = &[
     Sample::of::<LoginPage>(),
     Sample::of::<CompatSsoPage>(),
     Sample::of::<ErrorPage>(),
+    Sample::of::<ConsentPage>(),
     Sample::of::<LinkPage>(),
     Sample::of::<DeviceConsentPage>(),
 ];

@@ -124,53 +124,68 @@ impl Page for ErrorPage<'_> {
     }
 }
 
-/// One line of "what this app may do", in words. `admin` lines are called out.
+/// One thing a consent page says the application may do, in words.
 #[derive(Debug, Clone, Serialize)]
-pub struct ScopeLine {
+pub struct ConsentPermission {
     pub text: String,
-    /// The scope token it stands for, shown small for those who want to check.
-    pub token: String,
+    /// Administrator rights: shown as a warning.
     pub admin: bool,
 }
 
-impl ScopeLine {
-    /// The lines for every token of `scope`, in its order; device scopes are left out (the
-    /// pages name the device being created on their own).
-    pub fn describe(scope: &crate::domain::scopes::Scope, service_name: &str) -> Vec<Self> {
-        use crate::domain::scopes::{
-            DEVICE_PREFIX, DEVICE_PREFIX_UNSTABLE, MAS_ADMIN, MATRIX_API, MATRIX_API_UNSTABLE,
-            SYNAPSE_ADMIN,
-        };
-        scope
-            .iter()
-            .filter(|token| {
-                !token.starts_with(DEVICE_PREFIX) && !token.starts_with(DEVICE_PREFIX_UNSTABLE)
-            })
-            .map(|token| {
-                let (text, admin) = match token {
-                    "openid" => ("See your Matrix ID".to_owned(), false),
-                    "email" => ("See your email address".to_owned(), false),
-                    "profile" => ("See your display name".to_owned(), false),
-                    MATRIX_API | MATRIX_API_UNSTABLE => (
-                        "Use your Matrix account: read and send messages, join rooms, change \
-                         your settings"
-                            .to_owned(),
-                        false,
-                    ),
-                    SYNAPSE_ADMIN => (
-                        "Administer the homeserver: every account and room on it".to_owned(),
-                        true,
-                    ),
-                    MAS_ADMIN => (format!("Administer {service_name}: every account"), true),
-                    other => (format!("Other access: {other}"), false),
-                };
-                Self {
-                    text,
-                    token: token.to_owned(),
-                    admin,
-                }
-            })
-            .collect()
+/// `consent.html`: the signed-in person allows an OAuth 2.0 client what it asked for, or not.
+#[derive(Debug, Serialize)]
+pub struct ConsentPage<'a> {
+    pub service: Service,
+    pub csrf: &'a str,
+    /// Where the form posts.
+    pub action: &'a str,
+    /// The browser session the page was shown to: the answer must come from the same one.
+    pub session: &'a str,
+    pub mxid: &'a str,
+    pub client_name: &'a str,
+    /// The client's home page (http(s) only).
+    pub client_uri: Option<&'a str>,
+    /// The client's logo (https, or http where insecure URIs are allowed).
+    pub logo_uri: Option<&'a str>,
+    /// The host of the redirect URI, where the browser goes next.
+    pub redirect_host: &'a str,
+    pub permissions: Vec<ConsentPermission>,
+    /// The Matrix device the sign-in creates, if the client named one.
+    pub device_id: Option<&'a str>,
+    /// Whether any permission is an administrator right.
+    pub admin: bool,
+    /// Signs in as someone else, then comes back here.
+    pub switch_account: &'a str,
+}
+
+impl Page for ConsentPage<'_> {
+    const TEMPLATE: &'static str = "consent.html";
+
+    fn sample() -> Self {
+        Self {
+            service: Service::sample(),
+            csrf: "sample-csrf-token",
+            action: "/consent/01JA8ZQ3XK5W7N2M4P6R9T1V3Y",
+            session: "01JA8ZQ3XK5W7N2M4P6R9T1V3Z",
+            mxid: "@alice:example.com",
+            client_name: "Element",
+            client_uri: Some("https://element.io/"),
+            logo_uri: Some("https://element.io/logo.png"),
+            redirect_host: "app.element.io",
+            permissions: vec![
+                ConsentPermission {
+                    text: "Use your Matrix account: read and send messages, join rooms".to_owned(),
+                    admin: false,
+                },
+                ConsentPermission {
+                    text: "Administer the homeserver (Synapse admin API)".to_owned(),
+                    admin: true,
+                },
+            ],
+            device_id: Some("ABCDEFGHIJ"),
+            admin: true,
+            switch_account: "/login?prompt=login&next=%2Fconsent%2F01JA8ZQ3XK5W7N2M4P6R9T1V3Y",
+        }
     }
 }
 
@@ -207,8 +222,8 @@ pub struct DeviceConsentPage<'a> {
     pub client_name: &'a str,
     /// The client's home page; empty when it gave none.
     pub client_uri: &'a str,
-    pub scopes: Vec<ScopeLine>,
-    /// Whether any scope gives admin rights.
+    pub permissions: Vec<ConsentPermission>,
+    /// Whether any permission is an administrator right.
     pub admin: bool,
     /// The Matrix device the sign-in creates; empty when the scope names none.
     pub device_id: &'a str,
@@ -223,17 +238,22 @@ impl Page for DeviceConsentPage<'_> {
     const TEMPLATE: &'static str = "device_consent.html";
 
     fn sample() -> Self {
-        let scope = crate::domain::scopes::Scope::parse(
-            "openid urn:matrix:client:api:* urn:matrix:client:device:ABCDEFGHIJ urn:synapse:admin:*",
-        )
-        .unwrap_or_default();
         Self {
             service: Service::sample(),
             csrf: "sample-csrf-token",
             mxid: "@alice:example.com",
             client_name: "Living-room TV",
             client_uri: "https://tv.example.com/",
-            scopes: ScopeLine::describe(&scope, "Gatehouse"),
+            permissions: vec![
+                ConsentPermission {
+                    text: "Use your Matrix account: read and send messages, join rooms".to_owned(),
+                    admin: false,
+                },
+                ConsentPermission {
+                    text: "Administer the homeserver (Synapse admin API)".to_owned(),
+                    admin: true,
+                },
+            ],
             admin: true,
             device_id: "ABCDEFGHIJ",
             ip_address: "192.0.2.7",

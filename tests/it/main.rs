@@ -14,6 +14,7 @@ mod compat_http;
 mod hardening;
 mod harness;
 mod oauth2_grants;
+mod oauth_authorize;
 mod oauth_device;
 mod oauth_token;
 mod openapi;

@@ -17,12 +17,14 @@ use poem::{
 use serde::Deserialize;
 use ulid::Ulid;
 
-use super::{csrf_ok, csrf_token, current_session, error_page, page, private_cookie, service};
+use super::{
+    consent::{Shown, shown_uri},
+    csrf_ok, csrf_token, current_session, error_page, page, private_cookie, service,
+};
 use crate::{
     config::RateLimitingConfig,
     domain::{
         oauth2_grants::{DeviceCodeGrant, normalize_user_code},
-        scopes::device_from_scopes,
         users::User,
     },
     http::{AppState, client_ip::client_ip},
@@ -30,7 +32,7 @@ use crate::{
         oauth2_sessions::{GrantError, answer_device, find_device_by_user_code},
         rate_limit::{ClientKey, RateLimiter},
     },
-    templates::{DeviceConsentPage, ErrorPage, LinkPage, ScopeLine},
+    templates::{DeviceConsentPage, ErrorPage, LinkPage},
 };
 
 /// Names the device grant this browser typed the code of, and for whom.
@@ -304,20 +306,8 @@ pub async fn consent(
         .client_name
         .clone()
         .unwrap_or_else(|| client.id.to_string());
-    // Only a secure web address is made a link (a static client's `client_uri` could be
-    // anything); plain http only where the registration policy lets clients use it.
-    let client_uri = client
-        .client_uri
-        .as_deref()
-        .filter(|uri| {
-            url::Url::parse(uri).is_ok_and(|url| match url.scheme() {
-                "https" => true,
-                "http" => state.registration_policy.allow_insecure_uris,
-                _ => false,
-            })
-        })
-        .unwrap_or_default();
-    let scopes = ScopeLine::describe(&grant.scope, &service(state).name);
+    let client_uri = shown_uri(state, client.client_uri.as_deref()).unwrap_or_default();
+    let shown = Shown::of(&grant.scope, &service(state).name);
     let base = state.config.http.public_base.path();
     page(
         state,
@@ -327,9 +317,9 @@ pub async fn consent(
             mxid: &state.mxid(&user.username),
             client_name: &client_name,
             client_uri,
-            admin: scopes.iter().any(|line| line.admin),
-            scopes,
-            device_id: device_from_scopes(&grant.scope).unwrap_or_default(),
+            admin: shown.permissions.iter().any(|permission| permission.admin),
+            permissions: shown.permissions,
+            device_id: shown.device.as_deref().unwrap_or_default(),
             ip_address: grant.ip_address.as_deref().unwrap_or_default(),
             user_agent: grant.user_agent.as_deref().unwrap_or_default(),
             action: &format!("{base}device/{id}"),
