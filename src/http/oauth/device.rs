@@ -155,3 +155,23 @@ fn no_store(mut response: Response) -> Response {
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_device_code() {
+        let answer = DeviceAuthorizationResponse {
+            device_code: "secret-device-code".to_owned(),
+            user_code: "BCDF-GHJK".to_owned(),
+            verification_uri: "https://auth.example.com/link".to_owned(),
+            verification_uri_complete: None,
+            expires_in: 1200,
+            interval: 5,
+        };
+        let printed = format!("{answer:?}");
+        assert!(!printed.contains("secret-device-code"), "{printed}");
+        assert!(printed.contains("BCDF-GHJK"), "{printed}");
+    }
+}

@@ -437,3 +437,28 @@ pub async fn answer(
         Err(error) => internal_error(state, &error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_csrf_and_code() {
+        let form: LinkForm = serde_json::from_value(serde_json::json!({
+            "csrf": "csrf-token-value",
+            "code": "BCDF-GHJK",
+        }))
+        .expect("form");
+        let printed = format!("{form:?}");
+        assert!(!printed.contains("csrf-token-value"), "{printed}");
+        assert!(!printed.contains("BCDF-GHJK"), "{printed}");
+    }
+
+    #[test]
+    fn the_binding_names_grant_and_user() {
+        let grant = Ulid::from_parts(1, 1);
+        let user = Ulid::from_parts(1, 2);
+        assert_ne!(binding(grant, user), binding(user, grant));
+        assert_ne!(binding(grant, user), binding(grant, grant));
+    }
+}
