@@ -23,12 +23,12 @@ use crate::{
 const PASSWORD: &str = "correct horse battery staple";
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`, and its P-256 key.
-struct SelfSigned {
-    certificate: String,
-    key: rcgen::KeyPair,
+pub struct SelfSigned {
+    pub certificate: String,
+    pub key: rcgen::KeyPair,
 }
 
-fn self_signed() -> SelfSigned {
+pub fn self_signed() -> SelfSigned {
     let key = rcgen::KeyPair::generate().unwrap();
     let certificate =
         rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
