@@ -9,10 +9,7 @@
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
-use gatehouse::{
-    config::{BindConfig, HomeserverKind, TlsConfig},
-    services::accounts::{self, Registration},
-};
+use gatehouse::config::{BindConfig, HomeserverKind, TlsConfig};
 
 use crate::{
     common::TestDb,
@@ -146,18 +143,7 @@ async fn element_x_engine_logs_in(db: TestDb) {
         return;
     };
     let env = setup(&db, python).await;
-    accounts::register_user(
-        &env.gatehouse.store,
-        &env.gatehouse.clock,
-        &env.gatehouse.state.passwords,
-        Registration {
-            username: "alice".into(),
-            password: Some(PASSWORD.into()),
-            ..Registration::default()
-        },
-    )
-    .await
-    .unwrap();
+    env.gatehouse.register_user("alice", PASSWORD).await;
     assert!(env.gatehouse.run_jobs().await >= 1, "alice is provisioned");
 
     let hint = format!("mxid:@alice:{SERVER_NAME}");

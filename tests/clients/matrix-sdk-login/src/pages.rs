@@ -184,21 +184,11 @@ fn sign_in(form: &Form, options: &Options) -> anyhow::Result<Submission> {
             ("username", _) if !prefilled.is_empty() => prefilled.clone(),
             ("username", _) => options.username.clone(),
             (_, "password") => options.password.clone(),
-            (_, "submit" | "button" | "image" | "reset") => continue,
             _ => input.value.clone(),
         };
         fields.push((input.name.clone(), value));
     }
-    fields.extend(
-        form.approve_button()
-            .filter(|b| !b.name.is_empty())
-            .map(|b| (b.name.clone(), b.value.clone())),
-    );
-    Ok(Submission {
-        method: form.method.clone(),
-        action: form.action.clone(),
-        fields,
-    })
+    Ok(form.submit(fields))
 }
 
 /// Choose the approving form on a consent page: pages may put approve and deny in one form
@@ -210,22 +200,12 @@ fn consent(forms: &[Form]) -> Option<Submission> {
         .find(|f| {
             !is_refusal(f.action.as_deref().unwrap_or_default()) && f.approve_button().is_some()
         })?;
-    let mut fields: Vec<(String, String)> = form
+    let fields = form
         .inputs
         .iter()
-        .filter(|i| !matches!(i.kind.as_str(), "submit" | "button" | "image" | "reset"))
         .map(|i| (i.name.clone(), i.value.clone()))
         .collect();
-    fields.extend(
-        form.approve_button()
-            .filter(|b| !b.name.is_empty())
-            .map(|b| (b.name.clone(), b.value.clone())),
-    );
-    Some(Submission {
-        method: form.method.clone(),
-        action: form.action.clone(),
-        fields,
-    })
+    Some(form.submit(fields))
 }
 
 fn is_refusal(text: &str) -> bool {
@@ -286,6 +266,20 @@ impl Form {
         self.inputs.iter().any(|i| i.kind == "password")
     }
 
+    /// Send `fields` with the approving button (and its name and value, when it has a name).
+    fn submit(&self, mut fields: Vec<(String, String)>) -> Submission {
+        fields.extend(
+            self.approve_button()
+                .filter(|b| !b.name.is_empty())
+                .map(|b| (b.name.clone(), b.value.clone())),
+        );
+        Submission {
+            method: self.method.clone(),
+            action: self.action.clone(),
+            fields,
+        }
+    }
+
     /// The submit control that does not refuse (a form with one plain button approves).
     fn approve_button(&self) -> Option<&Button> {
         self.buttons
@@ -328,10 +322,11 @@ fn parse_forms(html: &str) -> Vec<Form> {
                         value,
                     });
                 } else {
-                    // Unchecked boxes and nameless inputs are not sent.
+                    // Unchecked boxes, plain buttons and nameless inputs are not sent.
                     let unchecked = matches!(kind.as_str(), "checkbox" | "radio")
                         && tag.attr("checked").is_none();
-                    if !name.is_empty() && !unchecked {
+                    let button = matches!(kind.as_str(), "button" | "image" | "reset");
+                    if !name.is_empty() && !unchecked && !button {
                         form.inputs.push(Field { name, kind, value });
                     }
                 }
