@@ -12,7 +12,9 @@ use std::{
 
 use minijinja::{Environment, UndefinedBehavior, Value, value::Serde};
 
-pub use self::pages::{CompatSsoPage, ErrorPage, IndexPage, LoginPage, Page, Service};
+pub use self::pages::{
+    CompatSsoPage, ConsentPage, ConsentPermission, ErrorPage, IndexPage, LoginPage, Page, Service,
+};
 use crate::config::{ConfigError, TemplatesConfig};
 
 /// Every embedded template, by name.
@@ -25,6 +27,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("index.html", include_str!("../templates/index.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("consent.html", include_str!("../templates/consent.html")),
 ];
 
 /// Embedded templates that are only layouts: rendered through the pages that extend them,
@@ -56,6 +59,7 @@ pub const SAMPLES: &[Sample] = &[
     Sample::of::<LoginPage>(),
     Sample::of::<CompatSsoPage>(),
     Sample::of::<ErrorPage>(),
+    Sample::of::<ConsentPage>(),
 ];
 
 /// Why the templates could not be loaded.

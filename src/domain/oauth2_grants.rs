@@ -186,6 +186,34 @@ impl AuthorizationGrant {
                 .fulfilled_at
                 .is_some_and(|fulfilled| now < fulfilled + CODE_LIFETIME)
     }
+
+    /// Whether the user may still answer it at `now`: pending, and asked less than
+    /// [`CODE_LIFETIME`] ago (an abandoned request is not approved hours later).
+    pub fn awaits_user(&self, now: DateTime<Utc>) -> bool {
+        self.state() == GrantState::Pending && now < self.created_at + CODE_LIFETIME
+    }
+
+    /// Whether the OIDC `prompt` values asked for include `value`.
+    pub fn has_prompt(&self, value: &str) -> bool {
+        self.prompt
+            .as_deref()
+            .is_some_and(|prompt| prompt.split(' ').any(|p| p == value))
+    }
+
+    /// Whether a browser signed in at `signed_in_at` may answer it at `now` without signing in
+    /// again. `prompt=login` (and `create`, handled as login) wants a sign-in made after the
+    /// request; `max_age` one at most that many seconds old (OIDC Core §3.1.2.1). A sign-in
+    /// made after the request always does, so reading the consent page takes no time off.
+    pub fn accepts_sign_in(&self, signed_in_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        if signed_in_at >= self.created_at {
+            return true;
+        }
+        if self.has_prompt("login") || self.has_prompt("create") {
+            return false;
+        }
+        self.max_age
+            .is_none_or(|max_age| now - signed_in_at <= Duration::seconds(max_age))
+    }
 }
 
 /// A fresh authorization code (or device code): 32 letters and digits.
@@ -485,6 +513,46 @@ mod tests {
         assert!(!grant.code_is_live(at(62)), "once");
         grant.cancelled_at = Some(at(62));
         assert_eq!(grant.state(), GrantState::Cancelled);
+    }
+
+    #[test]
+    fn a_request_waits_ten_minutes_for_its_user() {
+        let mut grant = grant();
+        assert!(grant.awaits_user(at(599)));
+        assert!(!grant.awaits_user(at(600)), "10 minutes");
+        grant.cancelled_at = Some(at(1));
+        assert!(!grant.awaits_user(at(2)), "answered");
+    }
+
+    #[test]
+    fn prompt_and_max_age_decide_whether_a_sign_in_will_do() {
+        let plain = grant();
+        assert!(
+            plain.accepts_sign_in(at(-86_400), at(10)),
+            "any open session"
+        );
+        let login = AuthorizationGrant {
+            prompt: Some("consent login".to_owned()),
+            ..grant()
+        };
+        assert!(login.has_prompt("login") && !login.has_prompt("none"));
+        assert!(!login.accepts_sign_in(at(-1), at(10)), "signed in before");
+        assert!(login.accepts_sign_in(at(0), at(10)), "signed in after");
+        let create = AuthorizationGrant {
+            prompt: Some("create".to_owned()),
+            ..grant()
+        };
+        assert!(!create.accepts_sign_in(at(-1), at(10)), "create is login");
+        let max_age = AuthorizationGrant {
+            max_age: Some(60),
+            ..grant()
+        };
+        assert!(max_age.accepts_sign_in(at(-50), at(10)));
+        assert!(!max_age.accepts_sign_in(at(-51), at(10)), "61 s old");
+        assert!(
+            max_age.accepts_sign_in(at(5), at(500)),
+            "a sign-in after the request stays good while the page is read"
+        );
     }
 
     #[test]

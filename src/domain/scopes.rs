@@ -130,6 +130,16 @@ pub fn device_fits_in_scope(device_id: &str) -> bool {
     is_scope_token(device_id)
 }
 
+/// Whether `device_id` may name the device of an OAuth 2.0 session, by MAS's rule: at least 10
+/// characters of `[A-Za-z0-9._~!$&'()*+,;=:@/-]`, so that the base64 Curve25519 key QR login
+/// uses (43 characters, with `+` and `/`) fits. At most 255, like any device ID Synapse keeps.
+pub fn is_valid_oauth_device_id(device_id: &str) -> bool {
+    (10..=255).contains(&device_id.len())
+        && device_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~!$&'()*+,;=:@/-".contains(&b))
+}
+
 /// Add the stable or unstable twin of every Matrix scope present, as MAS's introspection does,
 /// so that any Synapse version recognises them. Order is kept; duplicates are not added.
 pub fn with_matrix_twins(scope: &Scope) -> Scope {
@@ -168,6 +178,23 @@ mod tests {
         assert!(!device_fits_in_scope("has space"));
         assert!(!device_fits_in_scope("quote\"d"));
         assert!(!device_fits_in_scope(""));
+    }
+
+    #[test]
+    fn oauth_device_ids() {
+        // A QR login's device: a base64 Curve25519 key.
+        assert!(is_valid_oauth_device_id(
+            "hB3v+Zy0yQ/LW9wC8nF0rV7c2mY4k1s6qP5dXo+gT/8"
+        ));
+        assert!(is_valid_oauth_device_id("ABCDEFGHIJ"));
+        assert!(is_valid_oauth_device_id(
+            "a.b_c~d!e$f&g'h(i)j*k,l;m=n:o@p-q"
+        ));
+        assert!(!is_valid_oauth_device_id("ABCDEFGHI"), "nine characters");
+        assert!(!is_valid_oauth_device_id("ABCDE FGHIJ"));
+        assert!(!is_valid_oauth_device_id("ABCDEFGHIJ%"));
+        assert!(!is_valid_oauth_device_id("ABCDEFGHIJ\u{e9}"));
+        assert!(!is_valid_oauth_device_id(&"A".repeat(256)));
     }
 
     #[test]

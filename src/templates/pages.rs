@@ -123,3 +123,68 @@ impl Page for ErrorPage<'_> {
         }
     }
 }
+
+/// One thing a consent page says the application may do, in words.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsentPermission {
+    pub text: String,
+    /// Administrator rights: shown as a warning.
+    pub admin: bool,
+}
+
+/// `consent.html`: the signed-in person allows an OAuth 2.0 client what it asked for, or not.
+#[derive(Debug, Serialize)]
+pub struct ConsentPage<'a> {
+    pub service: Service,
+    pub csrf: &'a str,
+    /// Where the form posts.
+    pub action: &'a str,
+    /// The browser session the page was shown to: the answer must come from the same one.
+    pub session: &'a str,
+    pub mxid: &'a str,
+    pub client_name: &'a str,
+    /// The client's home page (http(s) only).
+    pub client_uri: Option<&'a str>,
+    /// The client's logo (https, or http where insecure URIs are allowed).
+    pub logo_uri: Option<&'a str>,
+    /// The host of the redirect URI, where the browser goes next.
+    pub redirect_host: &'a str,
+    pub permissions: Vec<ConsentPermission>,
+    /// The Matrix device the sign-in creates, if the client named one.
+    pub device_id: Option<&'a str>,
+    /// Whether any permission is an administrator right.
+    pub admin: bool,
+    /// Signs in as someone else, then comes back here.
+    pub switch_account: &'a str,
+}
+
+impl Page for ConsentPage<'_> {
+    const TEMPLATE: &'static str = "consent.html";
+
+    fn sample() -> Self {
+        Self {
+            service: Service::sample(),
+            csrf: "sample-csrf-token",
+            action: "/consent/01JA8ZQ3XK5W7N2M4P6R9T1V3Y",
+            session: "01JA8ZQ3XK5W7N2M4P6R9T1V3Z",
+            mxid: "@alice:example.com",
+            client_name: "Element",
+            client_uri: Some("https://element.io/"),
+            logo_uri: Some("https://element.io/logo.png"),
+            redirect_host: "app.element.io",
+            permissions: vec![
+                ConsentPermission {
+                    text: "Use your Matrix account: read and send messages, join rooms".to_owned(),
+                    admin: false,
+                },
+                ConsentPermission {
+                    text: "Administer the homeserver (Synapse admin API)".to_owned(),
+                    admin: true,
+                },
+            ],
+            device_id: Some("ABCDEFGHIJ"),
+            admin: true,
+            switch_account: "/login?prompt=login&next=%2Fconsent%2F01JA8ZQ3XK5W7N2M4P6R9T1V3Y",
+        }
+    }
+}

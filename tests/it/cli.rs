@@ -657,7 +657,13 @@ fn templates_check_renders_every_page() {
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
-    for page in ["index.html", "login.html", "compat_sso.html", "error.html"] {
+    for page in [
+        "index.html",
+        "login.html",
+        "compat_sso.html",
+        "error.html",
+        "consent.html",
+    ] {
         assert!(
             stdout.contains(&format!("{page}: ok\n")),
             "{page}: {stdout}"
@@ -689,7 +695,13 @@ fn templates_check_renders_every_page() {
         .output()
         .unwrap();
     assert!(check.status.success());
-    for page in ["index.html", "login.html", "compat_sso.html", "error.html"] {
+    for page in [
+        "index.html",
+        "login.html",
+        "compat_sso.html",
+        "error.html",
+        "consent.html",
+    ] {
         assert_eq!(
             std::fs::read(out.join(page)).unwrap(),
             std::fs::read(again.join(page)).unwrap(),

@@ -15,6 +15,7 @@ mod hardening;
 mod harness;
 mod matrix_sdk_login;
 mod oauth2_grants;
+mod oauth_authorize;
 mod oauth_token;
 mod openapi;
 mod password_upgrade;

@@ -1,6 +1,7 @@
 //! The `oauth` resource: OAuth 2.0 / OIDC endpoints under `/oauth2/`.
 
 pub mod authorization_response;
+pub mod authorize;
 pub mod client_auth;
 pub mod error;
 mod grant_errors;

@@ -35,19 +35,41 @@ pub async fn index(Data(state): Data<&AppState>, jar: &CookieJar) -> Response {
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
+    /// `login`: show the form even to a signed-in browser (an OAuth 2.0 client asked for a
+    /// fresh sign-in); signing in replaces the open session.
+    prompt: Option<String>,
+    /// Filled in for the person (from an OAuth 2.0 `login_hint`).
+    username: Option<String>,
 }
+
+/// Longer than any username; a longer prefill is dropped.
+const MAX_PREFILL: usize = 255;
 
 #[handler]
 pub async fn show(
     Data(state): Data<&AppState>,
     jar: &CookieJar,
-    Query(query): Query<LoginQuery>,
+    query: poem::Result<Query<LoginQuery>>,
 ) -> Response {
+    let Ok(Query(query)) = query else {
+        return error_page(
+            state,
+            StatusCode::BAD_REQUEST,
+            "Bad request",
+            "The address of this page is malformed.",
+        );
+    };
     let next = safe_next(state, query.next.as_deref());
-    if current_session(state, jar).await.is_some() {
+    let again = query.prompt.as_deref() == Some("login");
+    if !again && current_session(state, jar).await.is_some() {
         return Redirect::see_other(next).into_response();
     }
-    login_form(state, jar, &next, "", "", StatusCode::OK)
+    let username = query
+        .username
+        .as_deref()
+        .filter(|name| name.len() <= MAX_PREFILL)
+        .unwrap_or_default();
+    login_form(state, jar, &next, username, "", StatusCode::OK)
 }
 
 fn login_form(

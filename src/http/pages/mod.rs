@@ -3,6 +3,7 @@
 //! derived from `secrets.encryption`.
 
 mod compat_sso;
+pub(crate) mod consent;
 mod login;
 
 use poem::{
@@ -31,6 +32,11 @@ pub fn mount(route: Route) -> Route {
         .at("/", get(login::index))
         .at("/login", get(login::show).post(login::submit))
         .at("/logout", poem::post(login::logout))
+        .at(
+            "/authorize",
+            get(super::oauth::authorize::get).post(super::oauth::authorize::post),
+        )
+        .at("/consent/:id", get(consent::show).post(consent::answer))
         .at(
             "/complete-compat-sso/:id",
             get(compat_sso::show).post(compat_sso::confirm),
