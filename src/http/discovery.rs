@@ -36,6 +36,7 @@ async fn openid_configuration(Data(state): Data<&AppState>) -> Json<Value> {
         .collect();
     Json(json!({
         "issuer": state.config.http.issuer().as_str(),
+        "authorization_endpoint": url("authorize"),
         "token_endpoint": url("oauth2/token"),
         "jwks_uri": url("oauth2/keys.json"),
         "registration_endpoint": url("oauth2/registration"),
@@ -43,6 +44,7 @@ async fn openid_configuration(Data(state): Data<&AppState>) -> Json<Value> {
         "introspection_endpoint": url("oauth2/introspect"),
         "userinfo_endpoint": url("oauth2/userinfo"),
         "scopes_supported": ["openid", "email"],
+        "response_types_supported": ["code", "code id_token"],
         "response_modes_supported": ["form_post", "query", "fragment"],
         "grant_types_supported": [
             "authorization_code",
@@ -57,6 +59,10 @@ async fn openid_configuration(Data(state): Data<&AppState>) -> Json<Value> {
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGORITHMS,
         "code_challenge_methods_supported": ["plain", "S256"],
+        // `create` joins when the registration pages exist.
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "authorization_response_iss_parameter_supported": true,
+        "display_values_supported": ["page"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": signing_algorithms,
         "claim_types_supported": ["normal"],

@@ -14,18 +14,7 @@ use crate::{common::TestDb, harness::TestServer, on_both_backends};
 const PASSWORD: &str = "correct horse battery staple";
 
 async fn register(server: &TestServer, username: &str) {
-    accounts::register_user(
-        &server.store,
-        &server.clock,
-        &server.state.passwords,
-        Registration {
-            username: username.into(),
-            password: Some(PASSWORD.into()),
-            ..Registration::default()
-        },
-    )
-    .await
-    .expect("register");
+    server.register_user(username, PASSWORD).await;
 }
 
 async fn login(server: &TestServer, body: serde_json::Value) -> (u16, serde_json::Value) {
@@ -548,6 +537,7 @@ async fn discovery_and_keys(db: TestDb) {
         format!("{}/oauth2/introspect", server.url)
     );
     for (field, path) in [
+        ("authorization_endpoint", "/authorize"),
         ("token_endpoint", "/oauth2/token"),
         ("revocation_endpoint", "/oauth2/revoke"),
         ("userinfo_endpoint", "/oauth2/userinfo"),
@@ -565,6 +555,16 @@ async fn discovery_and_keys(db: TestDb) {
     ] {
         assert!(grants.contains(&serde_json::json!(grant)), "{grant}");
     }
+    assert_eq!(
+        doc["response_types_supported"],
+        serde_json::json!(["code", "code id_token"])
+    );
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    let prompts = doc["prompt_values_supported"].as_array().unwrap();
+    assert!(
+        prompts.contains(&serde_json::json!("login"))
+            && !prompts.contains(&serde_json::json!("create"))
+    );
     let modes = doc["response_modes_supported"].as_array().unwrap();
     assert!(
         modes.contains(&serde_json::json!("query"))

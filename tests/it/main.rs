@@ -13,6 +13,7 @@ mod common;
 mod compat_http;
 mod hardening;
 mod harness;
+mod matrix_sdk_login;
 mod oauth2_grants;
 mod oauth_authorize;
 mod oauth_device;
