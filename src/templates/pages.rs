@@ -132,6 +132,22 @@ pub struct ConsentPermission {
     pub admin: bool,
 }
 
+impl ConsentPermission {
+    /// For the consent pages' samples: one ordinary permission and one admin right.
+    fn samples() -> Vec<Self> {
+        vec![
+            Self {
+                text: "Use your Matrix account: read and send messages, join rooms".to_owned(),
+                admin: false,
+            },
+            Self {
+                text: "Administer the homeserver (Synapse admin API)".to_owned(),
+                admin: true,
+            },
+        ]
+    }
+}
+
 /// `consent.html`: the signed-in person allows an OAuth 2.0 client what it asked for, or not.
 #[derive(Debug, Serialize)]
 pub struct ConsentPage<'a> {
@@ -172,16 +188,7 @@ impl Page for ConsentPage<'_> {
             client_uri: Some("https://element.io/"),
             logo_uri: Some("https://element.io/logo.png"),
             redirect_host: "app.element.io",
-            permissions: vec![
-                ConsentPermission {
-                    text: "Use your Matrix account: read and send messages, join rooms".to_owned(),
-                    admin: false,
-                },
-                ConsentPermission {
-                    text: "Administer the homeserver (Synapse admin API)".to_owned(),
-                    admin: true,
-                },
-            ],
+            permissions: ConsentPermission::samples(),
             device_id: Some("ABCDEFGHIJ"),
             admin: true,
             switch_account: "/login?prompt=login&next=%2Fconsent%2F01JA8ZQ3XK5W7N2M4P6R9T1V3Y",
@@ -244,16 +251,7 @@ impl Page for DeviceConsentPage<'_> {
             mxid: "@alice:example.com",
             client_name: "Living-room TV",
             client_uri: "https://tv.example.com/",
-            permissions: vec![
-                ConsentPermission {
-                    text: "Use your Matrix account: read and send messages, join rooms".to_owned(),
-                    admin: false,
-                },
-                ConsentPermission {
-                    text: "Administer the homeserver (Synapse admin API)".to_owned(),
-                    admin: true,
-                },
-            ],
+            permissions: ConsentPermission::samples(),
             admin: true,
             device_id: "ABCDEFGHIJ",
             ip_address: "192.0.2.7",
