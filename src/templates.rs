@@ -13,7 +13,8 @@ use std::{
 use minijinja::{Environment, UndefinedBehavior, Value, value::Serde};
 
 pub use self::pages::{
-    CompatSsoPage, ConsentPage, ConsentPermission, ErrorPage, IndexPage, LoginPage, Page, Service,
+    CompatSsoPage, ConsentPage, ConsentPermission, DeviceConsentPage, ErrorPage, IndexPage,
+    LinkPage, LoginPage, Page, Service,
 };
 use crate::config::{ConfigError, TemplatesConfig};
 
@@ -28,6 +29,11 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("index.html", include_str!("../templates/index.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("consent.html", include_str!("../templates/consent.html")),
+    ("link.html", include_str!("../templates/link.html")),
+    (
+        "device_consent.html",
+        include_str!("../templates/device_consent.html"),
+    ),
 ];
 
 /// Embedded templates that are only layouts: rendered through the pages that extend them,
@@ -60,6 +66,8 @@ pub const SAMPLES: &[Sample] = &[
     Sample::of::<CompatSsoPage>(),
     Sample::of::<ErrorPage>(),
     Sample::of::<ConsentPage>(),
+    Sample::of::<LinkPage>(),
+    Sample::of::<DeviceConsentPage>(),
 ];
 
 /// Why the templates could not be loaded.

@@ -47,8 +47,9 @@ pub use load::{Loaded, config_paths, from_str, from_value, load, merge_values};
 pub use matrix::{HomeserverKind, MatrixConfig};
 pub use other::{
     AccountRecoveryRateLimit, BrandingConfig, CaptchaConfig, CaptchaService,
-    EmailAuthenticationRateLimit, ExperimentalConfig, InactiveSessionExpirationConfig,
-    LoginRateLimit, OAuthConfig, RateLimiterConfig, RateLimitingConfig,
+    DeviceCodeEntryRateLimit, EmailAuthenticationRateLimit, ExperimentalConfig,
+    InactiveSessionExpirationConfig, LoginRateLimit, OAuthConfig, RateLimiterConfig,
+    RateLimitingConfig,
 };
 pub use passwords::{PasswordAlgorithm, PasswordSchemeConfig, PasswordsConfig};
 pub use policy::PolicyData;

@@ -51,6 +51,12 @@ pub struct RateLimitingConfig {
     /// Dynamic client registration (`POST /oauth2/registration`) per IP. Not in MAS, which does
     /// not limit it; each registration can add a row.
     pub client_registration: RateLimiterConfig,
+    /// Gatehouse's own: user codes typed on `/link`. Codes are short enough to guess, so
+    /// guessing is limited per client address and per signed-in user.
+    pub device_code_entry: DeviceCodeEntryRateLimit,
+    /// Gatehouse's own: device authorizations (`POST /oauth2/device`) per client address. Each
+    /// stores a grant, and public clients start them without a secret.
+    pub device_authorization: RateLimiterConfig,
 }
 
 impl Default for RateLimitingConfig {
@@ -63,6 +69,28 @@ impl Default for RateLimitingConfig {
             compat_sso_redirect: RateLimiterConfig::new(30, 0.1),
             // Ten at once, then one a minute: clients register once per sign-in.
             client_registration: RateLimiterConfig::new(10, 1.0 / 60.0),
+            device_code_entry: DeviceCodeEntryRateLimit::default(),
+            // Ten at once, then one every ten seconds: a device asks once per sign-in.
+            device_authorization: RateLimiterConfig::new(10, 0.1),
+        }
+    }
+}
+
+/// `rate_limiting.device_code_entry`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeviceCodeEntryRateLimit {
+    pub per_ip: RateLimiterConfig,
+    pub per_user: RateLimiterConfig,
+}
+
+impl Default for DeviceCodeEntryRateLimit {
+    fn default() -> Self {
+        // Ten tries at once, then one every ten seconds: a person mistyping gets through, while
+        // guessing one of 20^8 codes within their 20 minutes stays hopeless.
+        Self {
+            per_ip: RateLimiterConfig::new(10, 0.1),
+            per_user: RateLimiterConfig::new(10, 0.1),
         }
     }
 }
@@ -159,6 +187,18 @@ impl RateLimitingConfig {
             (
                 "rate_limiting.compat_sso_redirect",
                 &self.compat_sso_redirect,
+            ),
+            (
+                "rate_limiting.device_authorization",
+                &self.device_authorization,
+            ),
+            (
+                "rate_limiting.device_code_entry.per_ip",
+                &self.device_code_entry.per_ip,
+            ),
+            (
+                "rate_limiting.device_code_entry.per_user",
+                &self.device_code_entry.per_user,
             ),
         ];
         for (path, limiter) in limiters {

@@ -195,6 +195,9 @@ fn every_default() {
         lim(10, 0.016666)
     );
     assert_eq!(r.compat_sso_redirect, lim(30, 0.1));
+    assert_eq!(r.device_code_entry.per_ip, lim(10, 0.1));
+    assert_eq!(r.device_code_entry.per_user, lim(10, 0.1));
+    assert_eq!(r.device_authorization, lim(10, 0.1));
 
     // experimental, oauth, branding, captcha
     assert_eq!(c.experimental.access_token_ttl, 300);

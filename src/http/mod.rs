@@ -69,6 +69,10 @@ pub struct AppState {
     pub admin_clients: Arc<[ulid::Ulid]>,
     /// `rate_limiting.client_registration`, per client address.
     pub client_registration_limiter: Arc<RateLimiter<ClientKey>>,
+    /// `rate_limiting.device_code_entry`: user codes typed on `/link`.
+    pub device_code_entry_limits: Arc<pages::CodeEntryLimits>,
+    /// `rate_limiting.device_authorization`, per client address.
+    pub device_authorization_limiter: Arc<RateLimiter<ClientKey>>,
     /// `private_key_jwt` clients' JWK Sets fetched from their `jwks_uri`.
     pub jwks_cache: Arc<oauth::JwksCache>,
 }
@@ -122,6 +126,10 @@ impl AppState {
             admin_clients,
             client_registration_limiter: Arc::new(RateLimiter::new(
                 &config.rate_limiting.client_registration,
+            )),
+            device_code_entry_limits: Arc::new(pages::CodeEntryLimits::new(&config.rate_limiting)),
+            device_authorization_limiter: Arc::new(RateLimiter::new(
+                &config.rate_limiting.device_authorization,
             )),
             jwks_cache: Arc::new(oauth::JwksCache::new()?),
             config: Arc::new(config),

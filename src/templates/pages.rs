@@ -132,6 +132,22 @@ pub struct ConsentPermission {
     pub admin: bool,
 }
 
+impl ConsentPermission {
+    /// For the consent pages' samples: one ordinary permission and one admin right.
+    fn samples() -> Vec<Self> {
+        vec![
+            Self {
+                text: "Use your Matrix account: read and send messages, join rooms".to_owned(),
+                admin: false,
+            },
+            Self {
+                text: "Administer the homeserver (Synapse admin API)".to_owned(),
+                admin: true,
+            },
+        ]
+    }
+}
+
 /// `consent.html`: the signed-in person allows an OAuth 2.0 client what it asked for, or not.
 #[derive(Debug, Serialize)]
 pub struct ConsentPage<'a> {
@@ -172,19 +188,75 @@ impl Page for ConsentPage<'_> {
             client_uri: Some("https://element.io/"),
             logo_uri: Some("https://element.io/logo.png"),
             redirect_host: "app.element.io",
-            permissions: vec![
-                ConsentPermission {
-                    text: "Use your Matrix account: read and send messages, join rooms".to_owned(),
-                    admin: false,
-                },
-                ConsentPermission {
-                    text: "Administer the homeserver (Synapse admin API)".to_owned(),
-                    admin: true,
-                },
-            ],
+            permissions: ConsentPermission::samples(),
             device_id: Some("ABCDEFGHIJ"),
             admin: true,
             switch_account: "/login?prompt=login&next=%2Fconsent%2F01JA8ZQ3XK5W7N2M4P6R9T1V3Y",
+        }
+    }
+}
+
+/// `link.html`: the form a person types a device's user code into.
+#[derive(Debug, Serialize)]
+pub struct LinkPage<'a> {
+    pub service: Service,
+    pub csrf: &'a str,
+    /// What goes in the field: the code from the link, or what was typed last time.
+    pub code: &'a str,
+    /// Why the last code was not accepted; empty for none.
+    pub error: &'a str,
+}
+
+impl Page for LinkPage<'_> {
+    const TEMPLATE: &'static str = "link.html";
+
+    fn sample() -> Self {
+        Self {
+            service: Service::sample(),
+            csrf: "sample-csrf-token",
+            code: "BCDF-GHJK",
+            error: "That code is not valid. Check the code on your device and type it again.",
+        }
+    }
+}
+
+/// `device_consent.html`: the signed-in person approves or declines a device's request.
+#[derive(Debug, Serialize)]
+pub struct DeviceConsentPage<'a> {
+    pub service: Service,
+    pub csrf: &'a str,
+    pub mxid: &'a str,
+    pub client_name: &'a str,
+    /// The client's home page; empty when it gave none.
+    pub client_uri: &'a str,
+    pub permissions: Vec<ConsentPermission>,
+    /// Whether any permission is an administrator right.
+    pub admin: bool,
+    /// The Matrix device the sign-in creates; empty when the scope names none.
+    pub device_id: &'a str,
+    /// Where the device asked from, so the person can tell it is theirs; empty when unknown.
+    pub ip_address: &'a str,
+    pub user_agent: &'a str,
+    /// Where the form posts.
+    pub action: &'a str,
+}
+
+impl Page for DeviceConsentPage<'_> {
+    const TEMPLATE: &'static str = "device_consent.html";
+
+    fn sample() -> Self {
+        Self {
+            service: Service::sample(),
+            csrf: "sample-csrf-token",
+            mxid: "@alice:example.com",
+            client_name: "Living-room TV",
+            client_uri: "https://tv.example.com/",
+            permissions: ConsentPermission::samples(),
+            admin: true,
+            device_id: "ABCDEFGHIJ",
+            ip_address: "192.0.2.7",
+            user_agent: "ExampleTV/1.0",
+            action: "/device/01JA8ZQ3XK5W7N2M4P6R9T1V3Y",
         }
     }
 }

@@ -633,6 +633,17 @@ fn config_check_names_the_broken_key() {
     assert!(String::from_utf8_lossy(&check.stderr).contains("http.listners"));
 }
 
+/// Every page template `templates check` renders.
+const RENDERED_PAGES: [&str; 7] = [
+    "index.html",
+    "login.html",
+    "compat_sso.html",
+    "error.html",
+    "consent.html",
+    "link.html",
+    "device_consent.html",
+];
+
 #[test]
 fn templates_check_renders_every_page() {
     // No configuration anywhere: the embedded templates.
@@ -657,13 +668,7 @@ fn templates_check_renders_every_page() {
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
-    for page in [
-        "index.html",
-        "login.html",
-        "compat_sso.html",
-        "error.html",
-        "consent.html",
-    ] {
+    for page in RENDERED_PAGES {
         assert!(
             stdout.contains(&format!("{page}: ok\n")),
             "{page}: {stdout}"
@@ -695,13 +700,7 @@ fn templates_check_renders_every_page() {
         .output()
         .unwrap();
     assert!(check.status.success());
-    for page in [
-        "index.html",
-        "login.html",
-        "compat_sso.html",
-        "error.html",
-        "consent.html",
-    ] {
+    for page in RENDERED_PAGES {
         assert_eq!(
             std::fs::read(out.join(page)).unwrap(),
             std::fs::read(again.join(page)).unwrap(),

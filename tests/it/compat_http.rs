@@ -14,18 +14,7 @@ use crate::{common::TestDb, harness::TestServer, on_both_backends};
 const PASSWORD: &str = "correct horse battery staple";
 
 async fn register(server: &TestServer, username: &str) {
-    accounts::register_user(
-        &server.store,
-        &server.clock,
-        &server.state.passwords,
-        Registration {
-            username: username.into(),
-            password: Some(PASSWORD.into()),
-            ..Registration::default()
-        },
-    )
-    .await
-    .expect("register");
+    server.register_user(username, PASSWORD).await;
 }
 
 async fn login(server: &TestServer, body: serde_json::Value) -> (u16, serde_json::Value) {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{browser::Browser, cli::binary, common::TestDb, harness::TestServer, on_both_backends};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// A server with the admin API too, and its configuration as a file for the CLI.
 pub(crate) struct Setup {

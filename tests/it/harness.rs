@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use gatehouse::{
     config::RootConfig,
-    domain::MockClock,
+    domain::{MockClock, users::User},
     http::{self, AppState},
     jobs::Worker,
+    services::accounts::{self, Registration},
     store::Store,
 };
 
@@ -116,6 +117,22 @@ impl TestServer {
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// Register a user with a password, as the CLI and the admin API do.
+    pub async fn register_user(&self, username: &str, password: &str) -> User {
+        accounts::register_user(
+            &self.store,
+            &self.clock,
+            &self.state.passwords,
+            Registration {
+                username: username.into(),
+                password: Some(password.into()),
+                ..Registration::default()
+            },
+        )
+        .await
+        .expect("register")
     }
 
     pub fn at(&self, path: &str) -> String {

@@ -4,10 +4,7 @@
 
 use std::{process::Stdio, time::Duration};
 
-use gatehouse::{
-    config::{BindConfig, TlsConfig},
-    services::accounts::{self, Registration},
-};
+use gatehouse::config::{BindConfig, TlsConfig};
 use pkcs8::{PrivateKeyInfo, der::pem::LineEnding};
 use reqwest::{Certificate, Version};
 use serde_json::{Value, json};
@@ -23,12 +20,12 @@ use crate::{
 const PASSWORD: &str = "correct horse battery staple";
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`, and its P-256 key.
-struct SelfSigned {
-    certificate: String,
-    key: rcgen::KeyPair,
+pub struct SelfSigned {
+    pub certificate: String,
+    pub key: rcgen::KeyPair,
 }
 
-fn self_signed() -> SelfSigned {
+pub fn self_signed() -> SelfSigned {
     let key = rcgen::KeyPair::generate().unwrap();
     let certificate =
         rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
@@ -157,18 +154,7 @@ async fn https_listener_serves_http1_h2_and_unix(db: TestDb) {
     assert!(untrusting.get(server.at("/health")).send().await.is_err());
 
     // The server still sees the TCP peer through TLS: a login records it on the session.
-    let user = accounts::register_user(
-        &server.store,
-        &server.clock,
-        &server.state.passwords,
-        Registration {
-            username: "alice".into(),
-            password: Some(PASSWORD.into()),
-            ..Registration::default()
-        },
-    )
-    .await
-    .unwrap();
+    let user = server.register_user("alice", PASSWORD).await;
     let login = http
         .post(server.at("/_matrix/client/v3/login"))
         .json(&json!({

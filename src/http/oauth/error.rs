@@ -217,6 +217,18 @@ impl OAuthError {
         self.code.status()
     }
 
+    /// This error answered 429 with `Retry-After` (whole seconds, at least one): for a client
+    /// over a rate limit.
+    pub fn too_many_requests(self, retry_after: std::time::Duration) -> Response {
+        let mut response = self.into_response();
+        response.set_status(StatusCode::TOO_MANY_REQUESTS);
+        let seconds = retry_after.as_secs_f64().ceil().max(1.0).to_string();
+        if let Ok(value) = HeaderValue::from_str(&seconds) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+
     /// The `error_description` as sent: RFC 6749 §5.2 allows only `%x20-21 / %x23-5B /
     /// %x5D-7E`, so a double quote becomes a single one and anything else outside is `?`.
     pub fn wire_description(&self) -> Option<Cow<'_, str>> {

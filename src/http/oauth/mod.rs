@@ -3,6 +3,7 @@
 pub mod authorization_response;
 pub mod authorize;
 pub mod client_auth;
+mod device;
 pub mod error;
 mod grant_errors;
 pub mod id_token;
@@ -32,4 +33,5 @@ pub fn mount(route: Route) -> Route {
             "/oauth2/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
+        .at("/oauth2/device", post(device::device_authorization))
 }

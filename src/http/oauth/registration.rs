@@ -42,18 +42,10 @@ pub async fn registration(req: &Request, body: Body, Data(state): Data<&AppState
             response
         }
         Err(Refusal::Error(error)) => error.into_response(),
-        Err(Refusal::RateLimited(retry_after)) => {
-            let mut response = OAuthError::temporarily_unavailable(
-                "too many client registrations from this address; retry later",
-            )
-            .into_response();
-            response.set_status(StatusCode::TOO_MANY_REQUESTS);
-            let seconds = retry_after.as_secs_f64().ceil().max(1.0).to_string();
-            if let Ok(value) = header::HeaderValue::from_str(&seconds) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            response
-        }
+        Err(Refusal::RateLimited(retry_after)) => OAuthError::temporarily_unavailable(
+            "too many client registrations from this address; retry later",
+        )
+        .too_many_requests(retry_after),
     }
 }
 

@@ -362,7 +362,7 @@ fn logo_uri<'a>(state: &AppState, client: &'a OAuth2Client) -> Option<&'a str> {
 
 /// A URL the page may link or load: https, or http where the registration policy allows
 /// insecure URIs; never a scheme that runs code (`javascript:`).
-fn shown_uri<'a>(state: &AppState, uri: Option<&'a str>) -> Option<&'a str> {
+pub(crate) fn shown_uri<'a>(state: &AppState, uri: Option<&'a str>) -> Option<&'a str> {
     let url = url::Url::parse(uri?).ok()?;
     let allowed = match url.scheme() {
         "https" => true,
@@ -372,14 +372,14 @@ fn shown_uri<'a>(state: &AppState, uri: Option<&'a str>) -> Option<&'a str> {
     allowed.then_some(uri).flatten()
 }
 
-/// A scope in words, for the consent page.
-struct Shown {
-    permissions: Vec<ConsentPermission>,
-    device: Option<String>,
+/// A scope in words, for the consent pages (this one and the device grant's).
+pub(crate) struct Shown {
+    pub(crate) permissions: Vec<ConsentPermission>,
+    pub(crate) device: Option<String>,
 }
 
 impl Shown {
-    fn of(scope: &Scope, service_name: &str) -> Self {
+    pub(crate) fn of(scope: &Scope, service_name: &str) -> Self {
         let mut shown = Shown {
             permissions: Vec::new(),
             device: None,

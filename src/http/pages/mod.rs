@@ -4,7 +4,10 @@
 
 mod compat_sso;
 pub(crate) mod consent;
+mod link;
 mod login;
+
+pub use link::CodeEntryLimits;
 
 use poem::{
     EndpointExt, IntoResponse, Response, Route, get,
@@ -41,6 +44,8 @@ pub fn mount(route: Route) -> Route {
             "/complete-compat-sso/:id",
             get(compat_sso::show).post(compat_sso::confirm),
         )
+        .at("/link", get(link::show).post(link::submit))
+        .at("/device/:id", get(link::consent).post(link::answer))
 }
 
 /// The pages need the cookie jar with our key; applied where the routes are assembled.
