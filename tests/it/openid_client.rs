@@ -142,6 +142,15 @@ impl Rp {
     async fn introspect(&self, token: &str) -> Value {
         self.setup.server.introspect(token, true).await
     }
+
+    /// Synapse, introspecting each of `tokens` (JSON strings), is told it is over.
+    async fn assert_ended(&self, tokens: &[&Value], why: &str) {
+        for token in tokens {
+            let token = token.as_str().expect("a token");
+            let answer = self.introspect(token).await;
+            assert_eq!(answer["active"], false, "{why}: {token} is {answer}");
+        }
+    }
 }
 
 /// The person at the browser: signs in when asked, says yes to consent, enters user codes.
@@ -288,14 +297,12 @@ async fn code_flow_with_refresh(db: TestDb) {
     assert_eq!(result["claims"]["aud"], result["client_id"]);
     assert_eq!(result["replay"]["error"], "invalid_grant");
     // The replay of a spent refresh token ends the session (RFC 9700 §4.14.2).
-    for token in result["access_tokens"].as_array().expect("tokens") {
-        let token = token.as_str().expect("a token");
-        assert_eq!(
-            rp.introspect(token).await["active"],
-            false,
-            "{token} after the replay"
-        );
-    }
+    let tokens: Vec<&Value> = result["access_tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .collect();
+    rp.assert_ended(&tokens, "after the replay").await;
 }
 
 /// The device grant: the user code entered on `/link`, userinfo, then revocation ends the
@@ -308,8 +315,8 @@ async fn device_grant_and_revocation(db: TestDb) {
     assert_eq!(result["userinfo"]["sub"], result["sub"]);
     assert_eq!(result["userinfo_after"], 401);
     assert_eq!(result["refresh"]["error"], "invalid_grant");
-    let token = result["access_token"].as_str().expect("token");
-    assert_eq!(rp.introspect(token).await["active"], false);
+    rp.assert_ended(&[&result["access_token"]], "after the revocation")
+        .await;
 }
 
 /// matrix-js-sdk up to v41 (on oidc-client-ts): openid, unstable scopes, nonce, query mode.
@@ -338,14 +345,8 @@ async fn element_web_shape(db: TestDb) {
     let scope = result["scope"].as_str().unwrap_or_default();
     assert!(scope.contains("urn:matrix:client:api:*"), "{scope}");
     assert!(!scope.split(' ').any(|s| s == "openid"), "{scope}");
-    for token in ["access_token", "refreshed_access_token"] {
-        let token = result[token].as_str().expect("token");
-        assert_eq!(
-            rp.introspect(token).await["active"],
-            false,
-            "after the logout"
-        );
-    }
+    let tokens = [&result["access_token"], &result["refreshed_access_token"]];
+    rp.assert_ended(&tokens, "after the logout").await;
 }
 
 /// client_credentials for the static confidential clients, one per authentication method;
