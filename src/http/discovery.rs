@@ -34,7 +34,12 @@ async fn openid_configuration(Data(state): Data<&AppState>) -> Json<Value> {
         .iter()
         .map(|method| method.as_str())
         .collect();
-    Json(json!({
+    let device_grant = state.config.oauth.device_code_grant_enabled;
+    let mut grant_types = vec!["authorization_code", "refresh_token", "client_credentials"];
+    if device_grant {
+        grant_types.push(DEVICE_CODE_GRANT);
+    }
+    let mut metadata = json!({
         "issuer": state.config.http.issuer().as_str(),
         "authorization_endpoint": url("authorize"),
         "token_endpoint": url("oauth2/token"),
@@ -46,12 +51,7 @@ async fn openid_configuration(Data(state): Data<&AppState>) -> Json<Value> {
         "scopes_supported": ["openid", "email"],
         "response_types_supported": ["code", "code id_token"],
         "response_modes_supported": ["form_post", "query", "fragment"],
-        "grant_types_supported": [
-            "authorization_code",
-            "refresh_token",
-            "client_credentials",
-            DEVICE_CODE_GRANT
-        ],
+        "grant_types_supported": grant_types,
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGORITHMS,
         "revocation_endpoint_auth_methods_supported": auth_methods,
@@ -85,5 +85,10 @@ async fn openid_configuration(Data(state): Data<&AppState>) -> Json<Value> {
             "org.matrix.session_view",
             "org.matrix.session_end"
         ],
-    }))
+    });
+    // `oauth.device_code_grant_enabled: false` turns the endpoint off: it is not advertised.
+    if device_grant {
+        metadata["device_authorization_endpoint"] = json!(url("oauth2/device"));
+    }
+    Json(metadata)
 }

@@ -539,6 +539,7 @@ async fn discovery_and_keys(db: TestDb) {
     for (field, path) in [
         ("authorization_endpoint", "/authorize"),
         ("token_endpoint", "/oauth2/token"),
+        ("device_authorization_endpoint", "/oauth2/device"),
         ("revocation_endpoint", "/oauth2/revoke"),
         ("userinfo_endpoint", "/oauth2/userinfo"),
         ("registration_endpoint", "/oauth2/registration"),
