@@ -202,6 +202,10 @@ const STATUSES: &[(&str, &[u16])] = &[
         "unrevokeUserRegistrationToken",
         &[200, 400, 401, 404, 409, 500],
     ),
+    // Policy data.
+    ("setPolicyData", &[201, 400, 401, 415, 500]),
+    ("getLatestPolicyData", &[200, 401, 404, 500]),
+    ("getPolicyData", &[200, 400, 401, 404, 500]),
     // Upstream OAuth 2.0.
     ("listUpstreamOAuthProviders", &[200, 400, 401, 500]),
     ("getUpstreamOAuthProvider", &[200, 400, 401, 404, 500]),

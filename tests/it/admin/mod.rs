@@ -7,6 +7,7 @@ mod devices_and_bulk;
 mod emails_and_sessions;
 mod oauth2_clients;
 mod personal_sessions;
+mod policy_data;
 mod registration_tokens;
 mod synapse_admin;
 mod upstream;
