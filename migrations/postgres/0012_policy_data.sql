@@ -7,3 +7,6 @@ CREATE TABLE policy_data (
     created_at BIGINT NOT NULL,
     data TEXT NOT NULL
 );
+
+-- A compatibility session's `redirect_uri` (admin API) is read from the SSO login it came from.
+CREATE INDEX compat_sso_logins_compat_session_id ON compat_sso_logins (compat_session_id);

@@ -6,6 +6,7 @@ mod cli;
 mod devices_and_bulk;
 mod emails_and_sessions;
 mod oauth2_clients;
+mod parity;
 mod personal_sessions;
 mod policy_data;
 mod registration_tokens;
