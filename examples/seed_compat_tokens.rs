@@ -88,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
                 last_active_at: None,
                 last_active_ip: None,
                 user_agent: None,
+                redirect_uri: None,
             };
             repo.compat().add_session(&session).await?;
             let token = TokenType::CompatAccessToken.generate(&mut rng);

@@ -24,7 +24,7 @@ mod load;
 mod matrix;
 mod other;
 mod passwords;
-mod policy;
+pub mod policy;
 mod secrets;
 mod templates;
 #[cfg(test)]

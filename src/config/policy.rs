@@ -18,23 +18,53 @@ pub struct PolicyData {
     pub admin_clients: Vec<ulid::Ulid>,
 }
 
+/// Policy data that does not parse: the key path inside the data (`.` for the whole) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct InvalidPolicyData {
+    pub key: String,
+    pub message: String,
+}
+
+impl InvalidPolicyData {
+    /// The key path under `prefix` (`policy.data`, `data`).
+    pub fn key_under(&self, prefix: &str) -> String {
+        if self.key == "." {
+            prefix.to_owned()
+        } else if self.key.starts_with('[') {
+            format!("{prefix}{}", self.key)
+        } else {
+            format!("{prefix}.{}", self.key)
+        }
+    }
+}
+
 impl PolicyData {
     /// Read `policy.data` out of the (otherwise untyped) `policy` section.
     pub fn from_policy(policy: &serde_yaml_ng::Value) -> Result<Self, ConfigError> {
-        let Some(data) = policy.get("data") else {
-            return Ok(Self::default());
-        };
+        Self::from_json(&Self::json_of_policy(policy)?)
+            .map_err(|e| ConfigError::invalid(e.key_under("policy.data"), e.message))
+    }
+
+    /// `policy.data` as a JSON value (`{}` when left out), the base that policy data set at
+    /// run time is laid over.
+    pub fn json_of_policy(policy: &serde_yaml_ng::Value) -> Result<serde_json::Value, ConfigError> {
+        match policy.get("data") {
+            None => Ok(serde_json::Value::Object(serde_json::Map::new())),
+            Some(data) if data.is_null() => Ok(serde_json::Value::Object(serde_json::Map::new())),
+            Some(data) => serde_json::to_value(data)
+                .map_err(|e| ConfigError::invalid("policy.data", e.to_string())),
+        }
+    }
+
+    /// Parse policy data given as JSON (the configuration's, or one set at run time).
+    pub fn from_json(data: &serde_json::Value) -> Result<Self, InvalidPolicyData> {
         if data.is_null() {
             return Ok(Self::default());
         }
-        serde_path_to_error::deserialize(data.clone()).map_err(|e| {
-            let inner = e.path().to_string();
-            let path = if inner == "." {
-                "policy.data".to_owned()
-            } else {
-                format!("policy.data.{inner}")
-            };
-            ConfigError::invalid(path, e.into_inner().to_string())
+        serde_path_to_error::deserialize(data).map_err(|e| InvalidPolicyData {
+            key: e.path().to_string(),
+            message: e.into_inner().to_string(),
         })
     }
 }
@@ -69,6 +99,26 @@ mod tests {
                 .is_some_and(|p| p.starts_with("policy.data.admin_clients")),
             "{error}"
         );
+    }
+
+    #[test]
+    fn json_data_names_the_key_inside_it() {
+        let error = PolicyData::from_json(&serde_json::json!({
+            "client_registration": {"allow_host_mismatch": "sometimes"}
+        }))
+        .unwrap_err();
+        assert_eq!(error.key, "client_registration.allow_host_mismatch");
+        assert_eq!(
+            error.key_under("data"),
+            "data.client_registration.allow_host_mismatch"
+        );
+        let error = PolicyData::from_json(&serde_json::json!("strict")).unwrap_err();
+        assert_eq!(error.key_under("data"), "data");
+        // serde reads a list as a struct's fields in order.
+        let error = PolicyData::from_json(&serde_json::json!([1])).unwrap_err();
+        assert_eq!(error.key_under("data"), "data[0]");
+        let data = PolicyData::from_json(&serde_json::json!({"unknown": 1})).unwrap();
+        assert_eq!(data, PolicyData::default());
     }
 
     #[test]

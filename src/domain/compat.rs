@@ -21,6 +21,9 @@ pub struct CompatSession {
     pub last_active_at: Option<DateTime<Utc>>,
     pub last_active_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Where the SSO login it came from sent the client back (`None` for password logins).
+    /// Read from that login; not written with the session.
+    pub redirect_uri: Option<String>,
 }
 
 impl CompatSession {

@@ -13,6 +13,7 @@ pub mod oauth2_clients;
 pub mod oauth2_grants;
 pub mod oauth2_sessions;
 pub mod personal;
+pub mod policy_data;
 pub mod random;
 pub mod redact;
 pub mod registration_tokens;

@@ -63,10 +63,9 @@ pub struct AppState {
     pub activity: Arc<ActivityRecorder>,
     /// `rate_limiting.compat_sso_redirect`, per client.
     pub compat_sso_limit: Arc<RateLimiter<ClientKey>>,
-    /// `policy.data.client_registration`.
-    pub registration_policy: crate::domain::client_registration::RegistrationPolicy,
-    /// `policy.data.admin_clients`: clients that may get `urn:mas:admin` for themselves.
-    pub admin_clients: Arc<[ulid::Ulid]>,
+    /// `policy.data` (client registration rules, `admin_clients`), with the newest policy data
+    /// set through the admin API laid over it: read it with `policy.current(&store)`.
+    pub policy: Arc<crate::services::policy::PolicySource>,
     /// `rate_limiting.client_registration`, per client address.
     pub client_registration_limiter: Arc<RateLimiter<ClientKey>>,
     /// `rate_limiting.device_code_entry`: user codes typed on `/link`.
@@ -92,9 +91,7 @@ impl AppState {
         let secret = config.matrix.secret()?;
         let synapse = SynapseClient::new(&config.matrix, secret.clone())?;
         let passwords = passwords.with_random(random.clone());
-        let policy_data = config.policy_data()?;
-        let registration_policy = policy_data.client_registration;
-        let admin_clients = policy_data.admin_clients.into();
+        let policy = crate::services::policy::PolicySource::from_config(&config.policy)?;
         let sign_in = PasswordSignIn::new(
             store.clone(),
             clock.clone(),
@@ -122,8 +119,7 @@ impl AppState {
                 config.experimental.introspection_cache_ttl,
             ))),
             compat_sso_limit: Arc::new(RateLimiter::new(&config.rate_limiting.compat_sso_redirect)),
-            registration_policy,
-            admin_clients,
+            policy: Arc::new(policy),
             client_registration_limiter: Arc::new(RateLimiter::new(
                 &config.rate_limiting.client_registration,
             )),

@@ -484,6 +484,7 @@ pub async fn issue_compat_token(
         last_active_at: None,
         last_active_ip: None,
         user_agent: None,
+        redirect_uri: None,
     };
     repo.compat().add_session(&session).await?;
     repo.compat()

@@ -4,6 +4,7 @@
 
 use chrono::Duration;
 use rand::Rng;
+use ulid::Ulid;
 
 use crate::{
     domain::{
@@ -52,6 +53,9 @@ pub struct SessionRequest {
     pub is_synapse_admin: bool,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The SSO login (`m.login.token`) the session comes from: linked to it, so the session
+    /// shows the login's `redirect_uri`.
+    pub sso_login: Option<Ulid>,
 }
 
 /// Start a session for `user`. Any active session of the same user on the same device is
@@ -85,8 +89,12 @@ pub async fn start(
         last_active_at: Some(now),
         last_active_ip: request.ip,
         user_agent: request.user_agent,
+        redirect_uri: None,
     };
     repo.compat().add_session(&session).await?;
+    if let Some(login) = request.sso_login {
+        repo.compat_sso().link_session(login, session.id).await?;
+    }
     let access = CompatAccessToken {
         id: new_id(clock),
         session_id: session.id,

@@ -70,7 +70,7 @@ pub async fn fulfil(
     Ok(Some((login, login_token)))
 }
 
-/// Exchange a login token for the user it was confirmed by: once, within the window, and only
+/// Exchange a login token for the user it was confirmed by (and the login's id): once, within the window, and only
 /// while the browser session that confirmed it is still open (a sign-out, an expired session or
 /// ending the user's sessions in between makes the token worthless).
 pub async fn exchange(
@@ -78,7 +78,7 @@ pub async fn exchange(
     clock: &dyn Clock,
     limits: &BrowserSessionLimits,
     login_token: &str,
-) -> Result<Option<User>, StoreError> {
+) -> Result<Option<(User, Ulid)>, StoreError> {
     let now = clock.now();
     let mut repo = store.repo().await?;
     let Some(login) = repo.compat_sso().find_by_token(login_token).await? else {
@@ -103,5 +103,5 @@ pub async fn exchange(
     }
     let user = repo.users().find_by_id(browser.user_id).await?;
     repo.save().await?;
-    Ok(user)
+    Ok(user.map(|user| (user, login.id)))
 }

@@ -11,6 +11,7 @@ pub mod compat_sessions;
 pub mod compat_sso;
 pub mod housekeeping;
 pub mod oauth2_sessions;
+pub mod policy;
 pub mod rate_limit;
 pub mod sessions;
 pub mod sign_in;

@@ -7,7 +7,7 @@ use ulid::Ulid;
 use super::{
     Conn, StoreError, Write,
     codec::{get_opt_time, get_time, get_ulid, ms, opt_ms},
-    pagination::{self, Conditions, Page, Pagination, fetch_page},
+    pagination::{self, Conditions, Page, Pagination, SessionTimes, fetch_page},
 };
 use crate::domain::browser_sessions::{BrowserSession, BrowserSessionLimits};
 
@@ -17,10 +17,8 @@ pub struct UserSessionFilter {
     pub user: Option<Ulid>,
     /// `Some(true)`: only active sessions; `Some(false)`: only finished ones.
     pub active: Option<bool>,
-    pub created_before: Option<DateTime<Utc>>,
-    pub created_after: Option<DateTime<Utc>>,
-    pub last_active_before: Option<DateTime<Utc>>,
-    pub last_active_after: Option<DateTime<Utc>>,
+    /// Created / last active strictly after or before.
+    pub times: SessionTimes,
 }
 
 impl UserSessionFilter {
@@ -34,18 +32,7 @@ impl UserSessionFilter {
             Some(false) => c.push("s.finished_at IS NOT NULL"),
             None => {}
         }
-        if let Some(at) = self.created_before {
-            c.int("s.created_at < {}", ms(at));
-        }
-        if let Some(at) = self.created_after {
-            c.int("s.created_at > {}", ms(at));
-        }
-        if let Some(at) = self.last_active_before {
-            c.int("s.last_active_at < {}", ms(at));
-        }
-        if let Some(at) = self.last_active_after {
-            c.int("s.last_active_at > {}", ms(at));
-        }
+        c.times("s", &self.times);
         c
     }
 }

@@ -9,7 +9,7 @@ use ulid::Ulid;
 use super::{
     Conn, StoreError, Write,
     codec::{flag, get_flag, get_opt_time, get_opt_ulid, get_time, get_ulid, ms, opt_ms},
-    pagination::{Conditions, Page, Pagination, count, fetch_page},
+    pagination::{Conditions, Page, Pagination, SessionTimes, count, fetch_page},
 };
 use crate::domain::{
     compat::{CompatAccessToken, CompatRefreshToken, CompatSession},
@@ -84,6 +84,8 @@ pub struct CompatSessionFilter {
     pub user_session: Option<Ulid>,
     /// `Some(true)`: only active sessions; `Some(false)`: only finished ones.
     pub active: Option<bool>,
+    /// Created / last active strictly after or before.
+    pub times: SessionTimes,
 }
 
 impl CompatSessionFilter {
@@ -100,6 +102,7 @@ impl CompatSessionFilter {
             Some(false) => c.push("s.finished_at IS NOT NULL"),
             None => {}
         }
+        c.times("s", &self.times);
         c
     }
 }
@@ -108,7 +111,8 @@ pub struct CompatRepo<'c, M> {
     conn: Conn<'c, M>,
 }
 
-const SESSION_COLUMNS: &str = "s.compat_session_id, s.user_id, s.device_id, s.human_name, s.created_at, s.finished_at, s.is_synapse_admin, s.last_active_at, s.last_active_ip, s.user_agent";
+const SESSION_COLUMNS: &str = "s.compat_session_id, s.user_id, s.device_id, s.human_name, s.created_at, s.finished_at, s.is_synapse_admin, s.last_active_at, s.last_active_ip, s.user_agent,
+    (SELECT MIN(l.redirect_uri) FROM compat_sso_logins l WHERE l.compat_session_id = s.compat_session_id) AS redirect_uri";
 
 fn session_from_row(row: &AnyRow) -> Result<CompatSession, StoreError> {
     Ok(CompatSession {
@@ -122,6 +126,7 @@ fn session_from_row(row: &AnyRow) -> Result<CompatSession, StoreError> {
         last_active_at: get_opt_time(row, "last_active_at")?,
         last_active_ip: row.try_get("last_active_ip")?,
         user_agent: row.try_get("user_agent")?,
+        redirect_uri: row.try_get("redirect_uri")?,
     })
 }
 

@@ -114,6 +114,18 @@ impl CompatSsoRepo<'_, Write<'_>> {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Record the compatibility session an exchanged login started.
+    pub async fn link_session(&mut self, id: Ulid, session_id: Ulid) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE compat_sso_logins SET compat_session_id = $1 WHERE compat_sso_login_id = $2",
+        )
+        .bind(session_id.to_string())
+        .bind(id.to_string())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
     /// Mark a fulfilled login exchanged; false if it was exchanged already (single use).
     pub async fn mark_exchanged(
         &mut self,
@@ -131,15 +143,20 @@ impl CompatSsoRepo<'_, Write<'_>> {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Delete the logins started before `before`: by then none can be confirmed or exchanged.
+    /// Delete the logins started before `before` that started no session: by then none can be
+    /// confirmed or exchanged.
     pub async fn delete_started_before(
         &mut self,
         before: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM compat_sso_logins WHERE created_at < $1")
-            .bind(ms(before))
-            .execute(&mut *self.conn)
-            .await?;
+        // A login that started a session stays with it (it holds the session's redirect_uri,
+        // and goes when the session row goes); its token was spent on the exchange.
+        let done = sqlx::query(
+            "DELETE FROM compat_sso_logins WHERE created_at < $1 AND compat_session_id IS NULL",
+        )
+        .bind(ms(before))
+        .execute(&mut *self.conn)
+        .await?;
         Ok(done.rows_affected())
     }
 }

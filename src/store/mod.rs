@@ -18,6 +18,7 @@ pub mod oauth2_sessions;
 pub mod pagination;
 pub mod passwords;
 pub mod personal;
+pub mod policy_data;
 pub mod registration_tokens;
 pub mod upstream;
 pub mod users;
@@ -40,7 +41,8 @@ pub use self::{
     compat::CompatRepo, compat_sso::CompatSsoRepo, emails::EmailRepo, jobs::JobRepo,
     oauth2_clients::OAuth2ClientRepo, oauth2_grants::OAuth2GrantRepo,
     oauth2_sessions::OAuth2SessionRepo, passwords::PasswordRepo, personal::PersonalRepo,
-    registration_tokens::RegistrationTokenRepo, upstream::UpstreamRepo, users::UserRepo,
+    policy_data::PolicyDataRepo, registration_tokens::RegistrationTokenRepo,
+    upstream::UpstreamRepo, users::UserRepo,
 };
 
 /// Which database engine a [`Store`] talks to.
@@ -360,6 +362,7 @@ repositories! {
     oauth2_sessions -> OAuth2SessionRepo,
     client_assertions -> ClientAssertionRepo,
     oauth2_grants -> OAuth2GrantRepo,
+    policy_data -> PolicyDataRepo,
 }
 
 /// Record that a session (a row of `table`, keyed by `key`) was used at `at`, from `ip` when
@@ -408,6 +411,7 @@ migrations! {
     9 => "0009_client_assertion_jtis",
     10 => "0010_oauth2_grants",
     11 => "0011_client_registration",
+    12 => "0012_policy_data",
 }
 
 fn migrator(backend: Backend) -> Migrator {

@@ -28,6 +28,8 @@ pub struct OAuth2ClientFilter {
     /// The exact client URI.
     pub client_uri: Option<String>,
     pub grant_type: Option<GrantTypeFilter>,
+    /// Has (`true`) or has not (`false`) at least one active OAuth 2.0 session.
+    pub has_active_sessions: Option<bool>,
 }
 
 impl OAuth2ClientFilter {
@@ -54,6 +56,13 @@ impl OAuth2ClientFilter {
                 GrantType::ClientCredentials => "c.grant_type_client_credentials = 1",
                 GrantType::DeviceCode => "c.grant_type_device_code = 1",
             });
+        }
+        // An index range of `oauth2_sessions_client_id` per client.
+        const ACTIVE: &str = "EXISTS (SELECT 1 FROM oauth2_sessions o WHERE o.oauth2_client_id = c.oauth2_client_id AND o.finished_at IS NULL)";
+        match self.has_active_sessions {
+            Some(true) => c.push(ACTIVE),
+            Some(false) => c.push(&format!("NOT {ACTIVE}")),
+            None => {}
         }
         c
     }

@@ -9,7 +9,7 @@ use super::{
     Conn, StoreError, Write,
     codec::{get_flag, get_opt_time, get_opt_ulid, get_time, get_ulid, ms, opt_ms},
     compat::token_digest,
-    pagination::{self, Conditions, Page, Pagination, fetch_page, like_escape},
+    pagination::{self, Conditions, Page, Pagination, SessionTimes, fetch_page, like_escape},
 };
 use crate::domain::{
     oauth2_grants::{OAuth2AccessToken, OAuth2RefreshToken},
@@ -29,6 +29,8 @@ pub struct OAuth2SessionFilter {
     /// Sessions whose scope includes this scope token.
     pub scope: Option<String>,
     pub active: Option<bool>,
+    /// Created / last active strictly after or before.
+    pub times: SessionTimes,
 }
 
 impl OAuth2SessionFilter {
@@ -60,6 +62,7 @@ impl OAuth2SessionFilter {
             Some(false) => c.push("o.finished_at IS NOT NULL"),
             None => {}
         }
+        c.times("o", &self.times);
         c
     }
 }

@@ -2,10 +2,11 @@
 //! A page is `WHERE <filters> AND id > $after ORDER BY id LIMIT n + 1` (or the mirror image
 //! going backwards), so every page costs an index range scan whatever its depth.
 
+use chrono::{DateTime, Utc};
 use sqlx::{Any, AssertSqlSafe, any::AnyRow, query::Query};
 use ulid::Ulid;
 
-use super::StoreError;
+use super::{StoreError, codec::ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaginationDirection {
@@ -106,9 +107,23 @@ impl Conditions {
         self.push_arg(clause, Arg::Text(value.into()));
     }
 
-    #[allow(dead_code)]
     pub fn int(&mut self, clause: &str, value: i64) {
         self.push_arg(clause, Arg::Int(value));
+    }
+
+    /// The session lists' time filters on `{alias}.created_at` and `{alias}.last_active_at`.
+    pub fn times(&mut self, alias: &str, times: &SessionTimes) {
+        let bounds = [
+            ("created_at >", times.created_after),
+            ("created_at <", times.created_before),
+            ("last_active_at >", times.last_active_after),
+            ("last_active_at <", times.last_active_before),
+        ];
+        for (clause, at) in bounds {
+            if let Some(at) = at {
+                self.int(&format!("{alias}.{clause} {{}}"), ms(at));
+            }
+        }
     }
 
     fn where_sql(&self) -> String {
@@ -131,6 +146,18 @@ impl Conditions {
         }
         query
     }
+}
+
+/// The time filters of the session lists (the admin API's `filter[created-after]`,
+/// `filter[created-before]`, `filter[last-active-after]`, `filter[last-active-before]`), each
+/// strict, as MAS has them. A session never used has no `last_active_at` and so matches neither
+/// last-active bound.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionTimes {
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    pub last_active_after: Option<DateTime<Utc>>,
+    pub last_active_before: Option<DateTime<Utc>>,
 }
 
 /// Escape `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.

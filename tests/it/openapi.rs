@@ -185,10 +185,7 @@ const STATUSES: &[(&str, &[u16])] = &[
     ("getOAuth2Client", &[200, 400, 401, 404, 500]),
     // Registration tokens.
     ("listUserRegistrationTokens", &[200, 400, 401, 500]),
-    (
-        "createUserRegistrationToken",
-        &[201, 400, 401, 409, 415, 500],
-    ),
+    ("addUserRegistrationToken", &[201, 400, 401, 409, 415, 500]),
     ("getUserRegistrationToken", &[200, 400, 401, 404, 500]),
     (
         "updateUserRegistrationToken",
@@ -202,6 +199,10 @@ const STATUSES: &[(&str, &[u16])] = &[
         "unrevokeUserRegistrationToken",
         &[200, 400, 401, 404, 409, 500],
     ),
+    // Policy data.
+    ("setPolicyData", &[201, 400, 401, 415, 500]),
+    ("getLatestPolicyData", &[200, 401, 404, 500]),
+    ("getPolicyData", &[200, 400, 401, 404, 500]),
     // Upstream OAuth 2.0.
     ("listUpstreamOAuthProviders", &[200, 400, 401, 500]),
     ("getUpstreamOAuthProvider", &[200, 400, 401, 404, 500]),
@@ -297,4 +298,280 @@ fn an_undocumented_status_is_answered_as_500() {
     );
     let answer = |error: OpError<{ NOT_FOUND | CONFLICT }>| error.into_response().status().as_u16();
     assert_eq!(answer(AdminError::conflict("x already exists").into()), 409);
+}
+
+/// Gatehouse's operations beyond MAS's admin API, by method and path.
+const GATEHOUSE_ONLY_OPERATIONS: &[(&str, &str)] = &[
+    // Bulk account work and CSV export/import.
+    ("post", "/api/admin/v1/users/bulk"),
+    ("get", "/api/admin/v1/users/export.csv"),
+    ("post", "/api/admin/v1/users/import"),
+    // Display names, kept in Synapse.
+    ("post", "/api/admin/v1/users/{id}/set-displayname"),
+    ("post", "/api/admin/v1/users/{id}/unset-displayname"),
+    // A user's Matrix devices.
+    ("get", "/api/admin/v1/users/{id}/devices"),
+    ("put", "/api/admin/v1/users/{id}/devices/{device_id}"),
+    ("delete", "/api/admin/v1/users/{id}/devices/{device_id}"),
+];
+
+/// Attributes Gatehouse adds to MAS's operations: (method, path, attribute).
+const GATEHOUSE_ONLY_ATTRIBUTES: &[(&str, &str, &str)] = &[
+    // How a client authenticates, whether it has a secret (never the secret) and when it was
+    // registered: what an admin checks before trusting a client.
+    (
+        "get",
+        "/api/admin/v1/oauth2-clients",
+        "token_endpoint_auth_method",
+    ),
+    ("get", "/api/admin/v1/oauth2-clients", "has_client_secret"),
+    ("get", "/api/admin/v1/oauth2-clients", "created_at"),
+    (
+        "get",
+        "/api/admin/v1/oauth2-clients/{id}",
+        "token_endpoint_auth_method",
+    ),
+    (
+        "get",
+        "/api/admin/v1/oauth2-clients/{id}",
+        "has_client_secret",
+    ),
+    ("get", "/api/admin/v1/oauth2-clients/{id}", "created_at"),
+];
+
+/// Query parameters Gatehouse adds to MAS's operations: (method, path, parameter). None yet.
+const GATEHOUSE_ONLY_QUERY: &[(&str, &str, &str)] = &[];
+
+/// What `scripts/mas-admin-facts.py` extracts, per operation (the same rules, in Rust).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OperationFacts {
+    path: String,
+    method: String,
+    operation_id: Option<String>,
+    query: Vec<String>,
+    attributes: Vec<String>,
+}
+
+mod facts {
+    use serde_json::{Map, Value};
+
+    use super::OperationFacts;
+
+    fn resolve<'a>(spec: &'a Value, mut schema: &'a Value) -> &'a Value {
+        while let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+            let name = reference.rsplit('/').next().unwrap_or_default();
+            schema = &spec["components"]["schemas"][name];
+        }
+        schema
+    }
+
+    fn properties<'a>(spec: &'a Value, schema: &'a Value) -> Map<String, Value> {
+        let schema = resolve(spec, schema);
+        let mut found = Map::new();
+        for combinator in ["allOf", "anyOf", "oneOf"] {
+            for part in schema[combinator].as_array().into_iter().flatten() {
+                found.extend(properties(spec, part));
+            }
+        }
+        if let Some(own) = schema["properties"].as_object() {
+            found.extend(own.clone());
+        }
+        found
+    }
+
+    fn items<'a>(spec: &'a Value, schema: &'a Value) -> Option<&'a Value> {
+        let schema = resolve(spec, schema);
+        if let Some(items) = schema.get("items") {
+            return Some(items);
+        }
+        ["allOf", "anyOf", "oneOf"]
+            .iter()
+            .flat_map(|combinator| schema[*combinator].as_array().into_iter().flatten())
+            .find_map(|part| items(spec, part))
+    }
+
+    fn attributes(spec: &Value, operation: &Value) -> Vec<String> {
+        let mut responses: Vec<(&String, &Value)> = operation["responses"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .collect();
+        responses.sort_by_key(|(status, _)| *status);
+        for (status, response) in responses {
+            if !status.starts_with('2') {
+                continue;
+            }
+            for media in response["content"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|m| m.1)
+            {
+                let body = properties(spec, &media["schema"]);
+                if let Some(data) = body.get("data") {
+                    let resource = items(spec, data).unwrap_or(data);
+                    if let Some(attributes) = properties(spec, resource).get("attributes") {
+                        return properties(spec, attributes).keys().cloned().collect();
+                    }
+                }
+                if !body.is_empty() {
+                    return body.keys().cloned().collect();
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    pub(super) fn of(spec: &Value) -> Vec<OperationFacts> {
+        let server = spec["servers"][0]["url"]
+            .as_str()
+            .filter(|url| !url.starts_with('{'))
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        let mut operations = Vec::new();
+        for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                if !["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+                    continue;
+                }
+                let mut query: Vec<String> = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|parameter| resolve(spec, parameter))
+                    .filter(|parameter| parameter["in"] == "query")
+                    .filter_map(|parameter| parameter["name"].as_str().map(str::to_owned))
+                    .collect();
+                query.sort();
+                let mut attributes = attributes(spec, operation);
+                attributes.sort();
+                operations.push(OperationFacts {
+                    path: format!("{server}{path}"),
+                    method: method.clone(),
+                    operation_id: operation["operationId"].as_str().map(str::to_owned),
+                    query,
+                    attributes,
+                });
+            }
+        }
+        operations.sort_by(|a, b| (&a.path, &a.method).cmp(&(&b.path, &b.method)));
+        operations
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct MasFacts {
+    operations: Vec<OperationFacts>,
+}
+
+/// MAS 1.22's operations, as `scripts/mas-admin-facts.py` extracted them from its
+/// `docs/api/spec.json`, compared with ours: every one of its operations exists here with its
+/// operationId, query parameters and attribute names, so clients generated from either spec
+/// call the same methods. Gatehouse's additions are the allow-lists above.
+#[test]
+fn admin_api_matches_mas() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mas-admin-v1.22.json");
+    let mas: MasFacts = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(mas.operations.len() >= 47, "the facts file lost operations");
+    let spec: Value = serde_json::from_str(&gatehouse::http::admin::spec_json()).unwrap();
+    let ours = facts::of(&spec);
+    let mut differences = Vec::new();
+    for theirs in &mas.operations {
+        let what = format!("{} {}", theirs.method, theirs.path);
+        let Some(ours) = ours
+            .iter()
+            .find(|o| o.path == theirs.path && o.method == theirs.method)
+        else {
+            differences.push(format!("{what}: missing"));
+            continue;
+        };
+        if ours.operation_id != theirs.operation_id {
+            differences.push(format!(
+                "{what}: operationId {:?}, MAS has {:?}",
+                ours.operation_id, theirs.operation_id
+            ));
+        }
+        let compare = |kind: &str, ours: &[String], theirs: &[String], allowed: &[&str]| {
+            let mut found = Vec::new();
+            for name in theirs.iter().filter(|name| !ours.contains(name)) {
+                found.push(format!("{what}: no {kind} {name}"));
+            }
+            for name in ours.iter().filter(|name| !theirs.contains(name)) {
+                if !allowed.contains(&name.as_str()) {
+                    found.push(format!("{what}: {kind} {name} is not in MAS (nor allowed)"));
+                }
+            }
+            found
+        };
+        let allowed = |list: &[(&str, &'static str, &'static str)]| -> Vec<&'static str> {
+            list.iter()
+                .filter(|(method, path, _)| *method == theirs.method && *path == theirs.path)
+                .map(|(_, _, name)| *name)
+                .collect()
+        };
+        differences.extend(compare(
+            "query parameter",
+            &ours.query,
+            &theirs.query,
+            &allowed(GATEHOUSE_ONLY_QUERY),
+        ));
+        differences.extend(compare(
+            "attribute",
+            &ours.attributes,
+            &theirs.attributes,
+            &allowed(GATEHOUSE_ONLY_ATTRIBUTES),
+        ));
+    }
+    for ours in &ours {
+        let in_mas = mas
+            .operations
+            .iter()
+            .any(|o| o.path == ours.path && o.method == ours.method);
+        let allowed = GATEHOUSE_ONLY_OPERATIONS
+            .iter()
+            .any(|(method, path)| *method == ours.method && *path == ours.path);
+        if !in_mas && !allowed {
+            differences.push(format!(
+                "{} {}: not in MAS (nor allowed)",
+                ours.method, ours.path
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "the admin API differs from MAS 1.22's: {differences:#?}"
+    );
+}
+
+/// The Rust extraction above reads MAS's document as the script does: the checked-in facts
+/// are what it finds in a spec of MAS's shape (a resource under `data.attributes`, lists of
+/// them, a plain body).
+#[test]
+fn facts_extraction_reads_resource_documents() {
+    let spec = serde_json::json!({
+        "servers": [{"url": "/api"}],
+        "paths": {
+            "/things": {"get": {
+                "operationId": "listThings",
+                "parameters": [{"in": "query", "name": "page[first]"}, {"in": "path", "name": "x"}],
+                "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/List"}}}}}
+            }},
+            "/info": {"get": {
+                "operationId": "info",
+                "responses": {"200": {"content": {"application/json": {"schema": {"properties": {"b": {}, "a": {}}}}}}}
+            }}
+        },
+        "components": {"schemas": {
+            "List": {"properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Thing"}}}},
+            "Thing": {"properties": {"attributes": {"allOf": [{"$ref": "#/components/schemas/Attrs"}]}}},
+            "Attrs": {"properties": {"name": {}, "created_at": {}}}
+        }}
+    });
+    let found = facts::of(&spec);
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[1].path, "/api/things");
+    assert_eq!(found[1].query, ["page[first]"]);
+    assert_eq!(found[1].attributes, ["created_at", "name"]);
+    assert_eq!(found[0].attributes, ["a", "b"]);
 }

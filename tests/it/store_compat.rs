@@ -40,6 +40,7 @@ async fn tokens_resolve_by_digest_and_are_not_stored_in_clear(db: TestDb) {
         last_active_at: None,
         last_active_ip: None,
         user_agent: Some("test".into()),
+        redirect_uri: None,
     };
     let access_string = TokenType::CompatAccessToken.generate(&mut rng);
     let refresh_string = TokenType::CompatRefreshToken.generate(&mut rng);
@@ -269,6 +270,7 @@ async fn seed_token_owners(
             last_active_at: None,
             last_active_ip: None,
             user_agent: None,
+            redirect_uri: None,
         };
         let token = TokenType::CompatAccessToken.generate(&mut rng);
         let access = CompatAccessToken {

@@ -11,6 +11,7 @@ mod oauth2_clients;
 mod oauth2_sessions;
 pub mod pagination;
 mod personal_sessions;
+mod policy_data;
 mod site_config;
 mod upstream_oauth_links;
 mod upstream_oauth_providers;
@@ -56,6 +57,8 @@ pub enum AdminTag {
     UserSession,
     /// Personal sessions: long-lived tokens for scripts and admin tooling.
     PersonalSession,
+    /// The data the policy rules read, set at run time over `policy.data`.
+    PolicyData,
     /// Codes that let people register when registration needs one.
     UserRegistrationToken,
     /// Upstream OAuth 2.0 / OIDC providers (from the configuration).
@@ -75,7 +78,7 @@ fn apis() -> impl OpenApi {
         oauth2_sessions::apis(),
         user_sessions::apis(),
         personal_sessions::apis(),
-        user_registration_tokens::apis(),
+        (user_registration_tokens::apis(), policy_data::apis()),
         (
             upstream_oauth_providers::apis(),
             upstream_oauth_links::apis(),

@@ -1,13 +1,14 @@
 //! Pagination and list documents shared by every list operation: `page[first|last|before|after]`,
 //! `count=true|false|only`, and the `links`/`meta` of a list.
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use poem_openapi::{Enum, Object};
 use ulid::Ulid;
 
 use super::error::AdminError;
 use crate::store::{
     Reader, Store, StoreError,
-    pagination::{Page, Pagination},
+    pagination::{Page, Pagination, SessionTimes},
 };
 
 /// Items per page when neither `page[first]` nor `page[last]` is given.
@@ -161,6 +162,22 @@ impl Linker {
             self.filters.push((name, value.to_string()));
         }
         self
+    }
+
+    /// Keep a time filter on every link, in RFC 3339 as it is given.
+    pub fn time(self, name: &'static str, value: Option<DateTime<Utc>>) -> Self {
+        self.filter(
+            name,
+            value.map(|at| at.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        )
+    }
+
+    /// Keep the session time filters on every link.
+    pub fn session_times(self, times: &SessionTimes) -> Self {
+        self.time("filter[created-after]", times.created_after)
+            .time("filter[created-before]", times.created_before)
+            .time("filter[last-active-after]", times.last_active_after)
+            .time("filter[last-active-before]", times.last_active_before)
     }
 
     fn link(&self, page: &[(&str, String)]) -> String {

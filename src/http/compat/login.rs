@@ -100,9 +100,13 @@ pub async fn login(
         .map_err(|_| MatrixError::bad_json("Could not read the request body."))?;
     let request: LoginRequest = parse_json(&body)?;
     let ip = client_ip(req, &state.trusted_proxies);
-    let user = match request.login_type.as_str() {
-        "m.login.password" => password_login(state, &request, ip).await?,
-        "m.login.token" => token_login(state, &request).await?,
+    // The SSO login a login token came from, linked to the session it starts.
+    let (user, sso_login) = match request.login_type.as_str() {
+        "m.login.password" => (password_login(state, &request, ip).await?, None),
+        "m.login.token" => {
+            let (user, login) = token_login(state, &request).await?;
+            (user, Some(login))
+        }
         "m.login.application_service" => {
             return Err(MatrixError::new(
                 StatusCode::BAD_REQUEST,
@@ -145,6 +149,7 @@ pub async fn login(
                 .and_then(|v| v.to_str().ok())
                 .map(|ua| ua.chars().take(512).collect()),
             ip: ip.map(|ip| ip.to_string()),
+            sso_login,
         },
     )
     .await?;
@@ -246,7 +251,11 @@ fn login_error(error: LoginError) -> MatrixError {
     }
 }
 
-async fn token_login(state: &AppState, request: &LoginRequest) -> Result<User, MatrixError> {
+/// The user a login token was confirmed by, and the SSO login it belongs to.
+async fn token_login(
+    state: &AppState,
+    request: &LoginRequest,
+) -> Result<(User, ulid::Ulid), MatrixError> {
     let token = request
         .token
         .as_deref()
@@ -259,7 +268,7 @@ async fn token_login(state: &AppState, request: &LoginRequest) -> Result<User, M
     )
     .await?
     .ok_or_else(|| MatrixError::forbidden("Invalid or expired login token."))?;
-    may_sign_in(&user).map_err(login_error)?;
+    may_sign_in(&user.0).map_err(login_error)?;
     Ok(user)
 }
 

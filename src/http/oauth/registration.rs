@@ -85,8 +85,12 @@ async fn handle(req: &Request, body: Body, state: &AppState) -> Result<Registere
             );
         }
     };
+    // The newest policy data set through the admin API is in force at once.
+    let policy_data = (state.policy.current(&state.store).await)
+        .map_err(|e| OAuthError::server_error("policy data", &e))?;
+    let policy_registration_rules = &policy_data.client_registration;
     let algorithms = state.keystore.algorithms();
-    let valid = client_registration::validate(&request, &state.registration_policy, &algorithms)
+    let valid = client_registration::validate(&request, policy_registration_rules, &algorithms)
         .map_err(|error| match error {
             RegistrationError::InvalidRedirectUri(why) => OAuthError::invalid_redirect_uri(why),
             RegistrationError::InvalidClientMetadata(why) => {

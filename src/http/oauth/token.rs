@@ -149,13 +149,15 @@ pub async fn token(
         }
         "client_credentials" => {
             let scope = parse_scope(form.scope.as_deref())?.unwrap_or_default();
+            let policy = (state.policy.current(store).await)
+                .map_err(|e| OAuthError::server_error("policy data", &e))?;
             let issued = oauth2_sessions::client_credentials(
                 store,
                 clock,
                 &mut rng,
                 &client,
                 scope,
-                &state.admin_clients,
+                &policy.admin_clients,
                 access_ttl,
             )
             .await?;

@@ -1,5 +1,6 @@
 //! `GET /compat-sessions`: list compatibility sessions.
 
+use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{Enum, OpenApi, param::Query, payload::Json};
 
@@ -15,7 +16,7 @@ use crate::{
             users::parse_id,
         },
     },
-    store::compat::CompatSessionFilter,
+    store::{compat::CompatSessionFilter, pagination::SessionTimes},
 };
 
 /// `filter[status]` values.
@@ -92,6 +93,19 @@ impl Api {
         /// Only active or only finished sessions.
         #[oai(name = "filter[status]")]
         status: Query<Option<SessionStatus>>,
+        /// Only sessions created strictly after this time (RFC 3339).
+        #[oai(name = "filter[created-after]")]
+        created_after: Query<Option<DateTime<Utc>>>,
+        /// Only sessions created strictly before this time (RFC 3339).
+        #[oai(name = "filter[created-before]")]
+        created_before: Query<Option<DateTime<Utc>>>,
+        /// Only sessions last active strictly after this time (RFC 3339).
+        #[oai(name = "filter[last-active-after]")]
+        last_active_after: Query<Option<DateTime<Utc>>>,
+        /// Only sessions last active strictly before this time (RFC 3339; never-used sessions
+        /// are left out).
+        #[oai(name = "filter[last-active-before]")]
+        last_active_before: Query<Option<DateTime<Utc>>>,
     ) -> Result<Json<CompatSessionList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
@@ -101,6 +115,12 @@ impl Api {
             count: count.0,
         };
         let pagination = params.pagination()?;
+        let times = SessionTimes {
+            created_after: created_after.0,
+            created_before: created_before.0,
+            last_active_after: last_active_after.0,
+            last_active_before: last_active_before.0,
+        };
         let user = user
             .0
             .as_deref()
@@ -115,11 +135,13 @@ impl Api {
             user,
             user_session,
             active: status.0.map(|status| status == SessionStatus::Active),
+            times,
         };
         let linker = Linker::new("/compat-sessions")
             .filter("filter[user]", user)
             .filter("filter[user-session]", user_session)
-            .filter("filter[status]", status.0.map(SessionStatus::as_str));
+            .filter("filter[status]", status.0.map(SessionStatus::as_str))
+            .session_times(&times);
         let (page, count) = params
             .read(
                 &state.store,

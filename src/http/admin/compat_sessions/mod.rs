@@ -30,6 +30,8 @@ pub struct CompatSessionAttributes {
     pub finished_at: Option<DateTime<Utc>>,
     /// The device's display name.
     pub human_name: Option<String>,
+    /// Where the SSO login it came from sent the client back (`null` for other logins).
+    pub redirect_uri: Option<String>,
 }
 
 /// The session of the example user's phone.
@@ -47,6 +49,7 @@ impl poem_openapi::types::Example for CompatSessionAttributes {
             last_active_ip: Some("203.0.113.24".to_owned()),
             finished_at: None,
             human_name: Some("Alice's phone".to_owned()),
+            redirect_uri: None,
         }
     }
 }
@@ -71,6 +74,7 @@ impl From<CompatSession> for CompatSessionResource {
                 last_active_ip: session.last_active_ip,
                 finished_at: session.finished_at,
                 human_name: session.human_name,
+                redirect_uri: session.redirect_uri,
             },
         )
     }

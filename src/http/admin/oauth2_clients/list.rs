@@ -114,6 +114,10 @@ impl Api {
         /// Only clients allowed this grant type.
         #[oai(name = "filter[grant-type]")]
         grant_type: Query<Option<GrantType>>,
+        /// Only clients with (`true`) or without (`false`) at least one active OAuth 2.0
+        /// session.
+        #[oai(name = "filter[has-active-sessions]")]
+        has_active_sessions: Query<Option<bool>>,
     ) -> Result<Json<OAuth2ClientList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
@@ -133,12 +137,14 @@ impl Api {
                 GrantType::ClientCredentials => GrantTypeFilter::ClientCredentials,
                 GrantType::DeviceCode => GrantTypeFilter::DeviceCode,
             }),
+            has_active_sessions: has_active_sessions.0,
         };
         let linker = Linker::new("/oauth2-clients")
             .filter("filter[client-kind]", client_kind.0.map(ClientKind::as_str))
             .filter("filter[client-name]", client_name.0)
             .filter("filter[client-uri]", client_uri.0)
-            .filter("filter[grant-type]", grant_type.0.map(GrantType::as_str));
+            .filter("filter[grant-type]", grant_type.0.map(GrantType::as_str))
+            .filter("filter[has-active-sessions]", has_active_sessions.0);
         let (page, count) = params
             .read(
                 &state.store,

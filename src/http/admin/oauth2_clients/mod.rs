@@ -23,6 +23,8 @@ pub struct OAuth2ClientAttributes {
     pub is_static: bool,
     pub client_name: Option<String>,
     pub client_uri: Option<String>,
+    /// The logo it registered (`logo_uri`, RFC 7591 §2).
+    pub logo_uri: Option<String>,
     pub redirect_uris: Vec<String>,
     /// The grant types it may use.
     pub grant_types: Vec<String>,
@@ -43,6 +45,7 @@ impl poem_openapi::types::Example for OAuth2ClientAttributes {
             is_static: false,
             client_name: Some("Element".to_owned()),
             client_uri: Some("https://element.io/".to_owned()),
+            logo_uri: Some("https://element.io/mobile-icon.png".to_owned()),
             redirect_uris: vec!["https://app.element.io/".to_owned()],
             grant_types: vec!["authorization_code".to_owned(), "refresh_token".to_owned()],
             token_endpoint_auth_method: Some("none".to_owned()),
@@ -72,6 +75,7 @@ impl From<OAuth2Client> for OAuth2ClientResource {
                 is_static: client.is_static,
                 client_name: client.client_name,
                 client_uri: client.client_uri,
+                logo_uri: client.metadata.logo_uri,
                 redirect_uris: client.redirect_uris.iter().map(Url::to_string).collect(),
                 grant_types,
                 token_endpoint_auth_method: client

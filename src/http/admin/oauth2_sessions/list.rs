@@ -1,5 +1,6 @@
 //! `GET /oauth2-sessions`: list OAuth 2.0 sessions.
 
+use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{OpenApi, param::Query, payload::Json};
 
@@ -17,7 +18,7 @@ use crate::{
             users::parse_id,
         },
     },
-    store::oauth2_sessions::OAuth2SessionFilter,
+    store::{oauth2_sessions::OAuth2SessionFilter, pagination::SessionTimes},
 };
 
 pub struct Api;
@@ -88,6 +89,19 @@ impl Api {
         /// Only active or only finished sessions.
         #[oai(name = "filter[status]")]
         status: Query<Option<SessionStatus>>,
+        /// Only sessions created strictly after this time (RFC 3339).
+        #[oai(name = "filter[created-after]")]
+        created_after: Query<Option<DateTime<Utc>>>,
+        /// Only sessions created strictly before this time (RFC 3339).
+        #[oai(name = "filter[created-before]")]
+        created_before: Query<Option<DateTime<Utc>>>,
+        /// Only sessions last active strictly after this time (RFC 3339).
+        #[oai(name = "filter[last-active-after]")]
+        last_active_after: Query<Option<DateTime<Utc>>>,
+        /// Only sessions last active strictly before this time (RFC 3339; never-used sessions
+        /// are left out).
+        #[oai(name = "filter[last-active-before]")]
+        last_active_before: Query<Option<DateTime<Utc>>>,
     ) -> Result<Json<OAuth2SessionList>, OpError<{ BAD_REQUEST }>> {
         let params = PageParams {
             first: first.0,
@@ -97,6 +111,12 @@ impl Api {
             count: count.0,
         };
         let pagination = params.pagination()?;
+        let times = SessionTimes {
+            created_after: created_after.0,
+            created_before: created_before.0,
+            last_active_after: last_active_after.0,
+            last_active_before: last_active_before.0,
+        };
         let id = |what: &str, value: &Option<String>| {
             value.as_deref().map(|id| parse_id(what, id)).transpose()
         };
@@ -110,6 +130,7 @@ impl Api {
             user_session,
             scope: scope.0.clone(),
             active: status.0.map(|status| status == SessionStatus::Active),
+            times,
         };
         let linker = Linker::new("/oauth2-sessions")
             .filter("filter[user]", user)
@@ -117,7 +138,8 @@ impl Api {
             .filter("filter[client-kind]", client_kind.0.map(ClientKind::as_str))
             .filter("filter[user-session]", user_session)
             .filter("filter[scope]", scope.0)
-            .filter("filter[status]", status.0.map(SessionStatus::as_str));
+            .filter("filter[status]", status.0.map(SessionStatus::as_str))
+            .session_times(&times);
         let (page, count) = params
             .read(
                 &state.store,

@@ -23,6 +23,9 @@ pub struct UpstreamOAuthProviderAttributes {
     pub created_at: DateTime<Utc>,
     /// When it was disabled (none: enabled).
     pub disabled_at: Option<DateTime<Utc>>,
+    /// Whether registering a new account through it needs a registration token (its
+    /// `registration_token_required` setting).
+    pub registration_token_required: bool,
 }
 
 /// Google, as an OIDC provider.
@@ -36,6 +39,7 @@ impl poem_openapi::types::Example for UpstreamOAuthProviderAttributes {
             brand_name: Some("google".to_owned()),
             created_at: example::time("2024-11-20T08:00:00Z"),
             disabled_at: None,
+            registration_token_required: false,
         }
     }
 }
@@ -57,6 +61,11 @@ impl From<UpstreamProvider> for UpstreamOAuthProviderResource {
                 brand_name: provider.brand_name,
                 created_at: provider.created_at,
                 disabled_at: provider.disabled_at,
+                registration_token_required: provider
+                    .config
+                    .get("registration_token_required")
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(false),
             },
         )
     }

@@ -69,7 +69,7 @@ impl Api {
     #[oai(
         path = "/user-registration-tokens",
         method = "post",
-        operation_id = "createUserRegistrationToken"
+        operation_id = "addUserRegistrationToken"
     )]
     async fn create(
         &self,

@@ -17,7 +17,7 @@ use crate::{
             users::parse_id,
         },
     },
-    store::browser_sessions::UserSessionFilter,
+    store::{browser_sessions::UserSessionFilter, pagination::SessionTimes},
 };
 
 pub struct Api;
@@ -96,22 +96,21 @@ impl Api {
             .as_deref()
             .map(|id| parse_id("User", id))
             .transpose()?;
+        let times = SessionTimes {
+            created_after: created_after.0,
+            created_before: created_before.0,
+            last_active_after: last_active_after.0,
+            last_active_before: last_active_before.0,
+        };
         let filter = UserSessionFilter {
             user,
             active: status.0.map(|status| status == SessionStatus::Active),
-            created_before: created_before.0,
-            created_after: created_after.0,
-            last_active_before: last_active_before.0,
-            last_active_after: last_active_after.0,
+            times,
         };
-        let time = |at: Option<DateTime<Utc>>| at.map(|at| at.to_rfc3339());
         let linker = Linker::new("/user-sessions")
             .filter("filter[user]", user)
             .filter("filter[status]", status.0.map(SessionStatus::as_str))
-            .filter("filter[created-before]", time(created_before.0))
-            .filter("filter[created-after]", time(created_after.0))
-            .filter("filter[last-active-before]", time(last_active_before.0))
-            .filter("filter[last-active-after]", time(last_active_after.0));
+            .session_times(&times);
         let (page, count) = params
             .read(
                 &state.store,
