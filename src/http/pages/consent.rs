@@ -323,6 +323,7 @@ async fn consent_page(
         state.config.http.public_base.path(),
         urlencode(&path)
     );
+    let insecure_ok = insecure_uris_allowed(state).await;
     page(
         state,
         &ConsentPage {
@@ -332,8 +333,8 @@ async fn consent_page(
             session: &session.id.to_string(),
             mxid: &state.mxid(&user.username),
             client_name: &client_name,
-            client_uri: shown_uri(state, client.client_uri.as_deref()),
-            logo_uri: logo_uri(state, &client),
+            client_uri: shown_uri(insecure_ok, client.client_uri.as_deref()),
+            logo_uri: shown_uri(insecure_ok, client.metadata.logo_uri.as_deref()),
             redirect_host: &redirect_host,
             admin: shown.permissions.iter().any(|p| p.admin),
             permissions: shown.permissions,
@@ -356,17 +357,25 @@ async fn client_of(
         .await
 }
 
-fn logo_uri<'a>(state: &AppState, client: &'a OAuth2Client) -> Option<&'a str> {
-    shown_uri(state, client.metadata.logo_uri.as_deref())
+/// Whether the policy in force lets clients use plain-http URIs (`policy.data.client_registration
+/// .allow_insecure_uris`); if the policy cannot be read, no.
+pub(crate) async fn insecure_uris_allowed(state: &AppState) -> bool {
+    match state.policy.current(&state.store).await {
+        Ok(policy) => policy.client_registration.allow_insecure_uris,
+        Err(error) => {
+            tracing::error!(%error, "could not read the policy data; plain-http client links hidden");
+            false
+        }
+    }
 }
 
 /// A URL the page may link or load: https, or http where the registration policy allows
-/// insecure URIs; never a scheme that runs code (`javascript:`).
-pub(crate) fn shown_uri<'a>(state: &AppState, uri: Option<&'a str>) -> Option<&'a str> {
+/// insecure URIs (`insecure_ok`); never a scheme that runs code (`javascript:`).
+pub(crate) fn shown_uri(insecure_ok: bool, uri: Option<&str>) -> Option<&str> {
     let url = url::Url::parse(uri?).ok()?;
     let allowed = match url.scheme() {
         "https" => true,
-        "http" => state.registration_policy.allow_insecure_uris,
+        "http" => insecure_ok,
         _ => false,
     };
     allowed.then_some(uri).flatten()

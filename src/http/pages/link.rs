@@ -18,7 +18,7 @@ use serde::Deserialize;
 use ulid::Ulid;
 
 use super::{
-    consent::{Shown, shown_uri},
+    consent::{Shown, insecure_uris_allowed, shown_uri},
     csrf_ok, csrf_token, current_session, error_page, page, private_cookie, service,
 };
 use crate::{
@@ -306,7 +306,11 @@ pub async fn consent(
         .client_name
         .clone()
         .unwrap_or_else(|| client.id.to_string());
-    let client_uri = shown_uri(state, client.client_uri.as_deref()).unwrap_or_default();
+    let client_uri = shown_uri(
+        insecure_uris_allowed(state).await,
+        client.client_uri.as_deref(),
+    )
+    .unwrap_or_default();
     let shown = Shown::of(&grant.scope, &service(state).name);
     let base = state.config.http.public_base.path();
     page(
