@@ -11,7 +11,8 @@
 //! - [`jwt`]: signing JWTs with those keys, and verifying JWTs against another party's JWK Set
 //!   or a shared secret;
 //! - [`encryption`]: the `secrets.encryption` XChaCha20-Poly1305 encrypter for secrets stored in
-//!   the database and cookies.
+//!   the database and cookies;
+//! - [`successors`]: the keyed random source a refresh token's successors are drawn from.
 //!
 //! Nothing in here prints secret material through `Debug`, `Display` or error messages.
 
@@ -20,6 +21,7 @@ mod hashing_threads;
 pub mod jwt;
 pub mod keys;
 pub mod passwords;
+pub mod successors;
 
 use sha2::{Digest, Sha256};
 

@@ -24,7 +24,9 @@ use poem::{
 
 use crate::{
     config::{BindConfig, FdKind, ListenerConfig, Resource, RootConfig},
-    crypto::{encryption::Encrypter, keys::Keystore, passwords::PasswordHasher},
+    crypto::{
+        encryption::Encrypter, keys::Keystore, passwords::PasswordHasher, successors::SuccessorKey,
+    },
     domain::{Clock, RandomSource},
     services::{
         activity::ActivityRecorder,
@@ -59,6 +61,8 @@ pub struct AppState {
     pub token_cache: Arc<crate::services::access::TokenCache>,
     /// Encrypts the pages' cookies; derived from `secrets.encryption`.
     pub cookie_key: Arc<[u8; 32]>,
+    /// Derives the tokens that replace a refresh token; from `secrets.encryption`.
+    pub refresh_successors: SuccessorKey,
     /// Token uses waiting to be recorded as session activity.
     pub activity: Arc<ActivityRecorder>,
     /// `rate_limiting.compat_sso_redirect`, per client.
@@ -114,6 +118,7 @@ impl AppState {
             token_cache: Arc::new(crate::services::access::TokenCache::new(
                 std::time::Duration::from_secs(config.experimental.introspection_cache_ttl),
             )),
+            refresh_successors: SuccessorKey::new(&encryption_key),
             cookie_key: Arc::new(encryption_key),
             activity: Arc::new(ActivityRecorder::new(std::time::Duration::from_secs(
                 config.experimental.introspection_cache_ttl,

@@ -4,11 +4,12 @@
 //! finishing of a session. Each operation is one unit of work; nothing here speaks HTTP (the
 //! endpoints map [`GrantError`] to RFC 6749 error codes).
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use ulid::Ulid;
 
 use crate::{
+    crypto::successors::SuccessorKey,
     domain::{
         Clock,
         compat::RefreshDecision,
@@ -702,22 +703,33 @@ pub async fn client_credentials(
     Ok(issued)
 }
 
+/// The `refresh_token` grant (RFC 6749 §6), for an authenticated client. No `Debug`: it
+/// holds the token.
+#[derive(Clone, Copy)]
+pub struct RefreshRequest<'a> {
+    pub refresh_token: &'a str,
+    /// A narrower scope for the new access token, when asked.
+    pub scope: Option<&'a Scope>,
+}
+
 /// The `refresh_token` grant: a new access/refresh pair; the presented refresh token is
 /// consumed and the access token issued with it ends. A consumed token presented again is
-/// handled as [`RefreshDecision`] says, as for compat sessions: rotated again if its successor
-/// is untouched, else the session ends (RFC 9700 §4.14.2). `scope`, when sent, may only narrow
-/// (RFC 6749 §6); the session keeps its scope.
+/// handled as [`RefreshDecision`] says, as for compat sessions: if its successor is untouched
+/// the answer is that successor again while its access token lasts (the successors of a token
+/// are drawn from `successors`, keyed by the token), else a new pair; if the successor was used
+/// the session ends (RFC 9700 §4.14.2). `scope`, when sent, may only narrow (RFC 6749 §6); the
+/// session keeps its scope.
 pub async fn refresh(
     store: &Store,
     clock: &dyn Clock,
     rng: &mut (impl Rng + Send),
+    successors: &SuccessorKey,
     client: &OAuth2Client,
-    presented: &str,
-    scope: Option<&Scope>,
+    request: RefreshRequest<'_>,
     access_ttl: Duration,
 ) -> Result<IssuedTokens, GrantError> {
     require_grant(client, GrantType::RefreshToken)?;
-    if TokenType::check(presented) != Ok(TokenType::RefreshToken) {
+    if TokenType::check(request.refresh_token) != Ok(TokenType::RefreshToken) {
         return Err(GrantError::InvalidGrant(INVALID_REFRESH));
     }
     // Two refreshes with one token at once: on PostgreSQL the loser's conditional update
@@ -725,7 +737,7 @@ pub async fn refresh(
     // (the token consumed) and is answered the same way as on SQLite, where it runs after.
     for _ in 0..2 {
         if let Some(issued) =
-            refresh_once(store, clock, rng, client, presented, scope, access_ttl).await?
+            refresh_once(store, clock, rng, successors, client, request, access_ttl).await?
         {
             return Ok(issued);
         }
@@ -735,21 +747,58 @@ pub async fn refresh(
 
 const INVALID_REFRESH: &str = "unknown, used or revoked refresh token";
 
+/// How long the access token of `successor` still lasts, when `successor` is the pair drawn
+/// as `access_token` and `refresh_token` and both are still good; otherwise `None`.
+async fn same_successor_lasts(
+    repo: &mut Repo,
+    successor: &OAuth2RefreshToken,
+    access_token: &str,
+    refresh_token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Duration>, StoreError> {
+    let drawn = repo
+        .oauth2_sessions()
+        .find_refresh_token(refresh_token)
+        .await?;
+    if drawn.is_none_or(|drawn| drawn.id != successor.id || drawn.revoked_at.is_some()) {
+        return Ok(None);
+    }
+    let Some(access) = repo
+        .oauth2_sessions()
+        .find_access_token(access_token)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if Some(access.token.id) != successor.access_token_id || !access.token.is_valid(now) {
+        return Ok(None);
+    }
+    // `expires_in` goes out in whole seconds, rounded down: at least one.
+    Ok(access
+        .token
+        .expires_at
+        .map(|at| (at - now).max(Duration::seconds(1))))
+}
+
 /// One attempt at [`refresh`]; `None` when a concurrent refresh of the same token won the
 /// race (nothing was written).
 async fn refresh_once(
     store: &Store,
     clock: &dyn Clock,
     rng: &mut (impl Rng + Send),
+    successors: &SuccessorKey,
     client: &OAuth2Client,
-    presented: &str,
-    scope: Option<&Scope>,
+    RefreshRequest {
+        refresh_token: presented,
+        scope,
+    }: RefreshRequest<'_>,
     access_ttl: Duration,
 ) -> Result<Option<IssuedTokens>, GrantError> {
     let invalid = GrantError::InvalidGrant(INVALID_REFRESH);
     let now = clock.now();
-    let access_token = TokenType::AccessToken.generate(rng);
-    let refresh_token = TokenType::RefreshToken.generate(rng);
+    let mut derived = successors.rng_for(presented);
+    let mut access_token = TokenType::AccessToken.generate(&mut derived);
+    let mut refresh_token = TokenType::RefreshToken.generate(&mut derived);
     let mut repo = store.repo().await?;
     let Some(old) = repo.oauth2_sessions().find_refresh_token(presented).await? else {
         return Err(invalid);
@@ -809,6 +858,27 @@ async fn refresh_once(
         repo.save().await?;
         return Err(GrantError::RefreshReplayed);
     }
+    if decision == RefreshDecision::RotateAgain
+        && let Some(successor) = &successor
+    {
+        // A lost answer: the same pair again, while its access token lasts.
+        if let Some(expires_in) =
+            same_successor_lasts(&mut repo, successor, &access_token, &refresh_token, now).await?
+        {
+            return Ok(Some(IssuedTokens {
+                session,
+                user: Some(user),
+                access_token,
+                refresh_token: Some(refresh_token),
+                expires_in,
+                grant: None,
+            }));
+        }
+        // Too late for that (or the successor was drawn otherwise): a new pair, which must
+        // not be the one drawn before.
+        access_token = TokenType::AccessToken.generate(rng);
+        refresh_token = TokenType::RefreshToken.generate(rng);
+    }
     // The new pair first: the presented token is then made to point at it. A refusal below
     // drops the unit of work, and the pair with it.
     let access = OAuth2AccessToken {
@@ -828,12 +898,21 @@ async fn refresh_once(
         revoked_at: None,
         next_id: None,
     };
-    repo.oauth2_sessions()
-        .add_access_token(&access, &access_token)
-        .await?;
-    repo.oauth2_sessions()
-        .add_refresh_token(&next, &refresh_token)
-        .await?;
+    // A concurrent refresh of the same token drew the same pair and stored it first: on
+    // PostgreSQL the insert waits for it and then finds the digest taken. Lost the race.
+    for added in [
+        repo.oauth2_sessions()
+            .add_access_token(&access, &access_token)
+            .await,
+        repo.oauth2_sessions()
+            .add_refresh_token(&next, &refresh_token)
+            .await,
+    ] {
+        match added {
+            Err(StoreError::Conflict(_)) => return Ok(None),
+            added => added?,
+        }
+    }
     match (decision, successor) {
         (RefreshDecision::Rotate, _) => {
             // Conditional: of two concurrent refreshes with one token only one wins.

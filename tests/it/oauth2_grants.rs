@@ -16,7 +16,9 @@ use gatehouse::{
     },
     services::{
         accounts,
-        oauth2_sessions::{self, AuthorizationRequest, CodeExchange, GrantError, IssuedTokens},
+        oauth2_sessions::{
+            self, AuthorizationRequest, CodeExchange, GrantError, IssuedTokens, RefreshRequest,
+        },
     },
 };
 use serde_json::{Value, json};
@@ -157,9 +159,12 @@ async fn refresh(
         &s.store,
         &s.clock,
         &mut s.state.random.rng(),
+        &s.state.refresh_successors,
         client,
-        token,
-        scope,
+        RefreshRequest {
+            refresh_token: token,
+            scope,
+        },
         TTL,
     )
     .await
@@ -538,23 +543,53 @@ async fn refresh_rotates_and_a_replay_ends_the_session(db: TestDb) {
         "the whole session ended: {dead:?}"
     );
 
-    // A lost answer: the old token again before its successor was used rotates again, and the
-    // unused successor is withdrawn.
+    // A lost answer: the old token again before its successor was used gets that successor
+    // again (nothing is written), while its access token lasts.
     let start = signed_in(&setup, &client, &dave, "urn:matrix:client:api:*").await;
     let start_refresh = start.refresh_token.unwrap();
     let lost = refresh(&setup, &client, &start_refresh, None)
         .await
         .unwrap();
+    s.clock.advance(Duration::seconds(100));
     let retried = refresh(&setup, &client, &start_refresh, None)
         .await
         .unwrap();
+    assert_eq!(retried.access_token, lost.access_token);
+    assert_eq!(retried.refresh_token, lost.refresh_token);
+    assert_eq!(retried.expires_in, TTL - Duration::seconds(100));
     assert_eq!(
         introspect_cached(&setup, &retried.access_token).await["active"],
         true
     );
+    // Another session's token draws other successors.
+    let beside = signed_in(&setup, &client, &dave, "urn:matrix:client:api:*").await;
+    let beside_next = refresh(
+        &setup,
+        &client,
+        beside.refresh_token.as_deref().unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_ne!(beside_next.refresh_token, lost.refresh_token);
+
+    // Once that access token has expired (unused), the old token again gets a new pair and the
+    // unused successor is withdrawn.
+    let later = signed_in(&setup, &client, &dave, "urn:matrix:client:api:*").await;
+    let later_refresh = later.refresh_token.unwrap();
+    let lost = refresh(&setup, &client, &later_refresh, None)
+        .await
+        .unwrap();
+    s.clock.advance(TTL);
+    let retried = refresh(&setup, &client, &later_refresh, None)
+        .await
+        .unwrap();
+    assert_ne!(retried.access_token, lost.access_token);
+    assert_ne!(retried.refresh_token, lost.refresh_token);
+    assert_eq!(retried.expires_in, TTL);
     assert_eq!(
-        s.introspect(&lost.access_token, true).await,
-        json!({"active": false})
+        introspect_cached(&setup, &retried.access_token).await["active"],
+        true
     );
     let withdrawn = refresh(
         &setup,
@@ -1160,21 +1195,13 @@ async fn concurrent_refreshes_of_one_token(db: TestDb) {
         refresh(&setup, &client, &presented, None),
     );
     let (a, b) = (a.expect("first refresh"), b.expect("second refresh"));
-    let mut active = Vec::new();
-    for pair in [&a, &b] {
-        if s.introspect(&pair.access_token, true).await["active"] == true {
-            active.push(pair);
-        }
-    }
-    assert_eq!(active.len(), 1, "one pair lives on");
-    refresh(
-        &setup,
-        &client,
-        active[0].refresh_token.as_deref().unwrap(),
-        None,
-    )
-    .await
-    .unwrap();
+    // The successor was not used when the second ran: both got the same pair.
+    assert_eq!(a.access_token, b.access_token);
+    assert_eq!(a.refresh_token, b.refresh_token);
+    assert_eq!(s.introspect(&a.access_token, true).await["active"], true);
+    refresh(&setup, &client, a.refresh_token.as_deref().unwrap(), None)
+        .await
+        .unwrap();
 }
 
 on_both_backends!(

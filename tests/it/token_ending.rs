@@ -324,9 +324,12 @@ async fn every_token_ending_operation_takes_effect_at_once(db: TestDb) {
                     &setup.server.store,
                     &setup.server.clock,
                     &mut setup.server.state.random.rng(),
+                    &setup.server.state.refresh_successors,
                     client,
-                    refresh_token.as_deref().unwrap(),
-                    None,
+                    oauth2_sessions::RefreshRequest {
+                        refresh_token: refresh_token.as_deref().unwrap(),
+                        scope: None,
+                    },
                     chrono::Duration::seconds(300),
                 )
                 .await

@@ -23,7 +23,7 @@ use crate::{
         scopes::{OPENID, Scope, device_from_scopes},
     },
     http::AppState,
-    services::oauth2_sessions::{self, CodeExchange, IssuedTokens},
+    services::oauth2_sessions::{self, CodeExchange, IssuedTokens, RefreshRequest},
 };
 
 /// RFC 8628 §3.4's grant type.
@@ -139,9 +139,12 @@ pub async fn token(
                 store,
                 clock,
                 &mut rng,
+                &state.refresh_successors,
                 &client,
-                presented,
-                scope.as_ref(),
+                RefreshRequest {
+                    refresh_token: presented,
+                    scope: scope.as_ref(),
+                },
                 access_ttl,
             )
             .await;
