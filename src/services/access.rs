@@ -9,12 +9,17 @@
 use std::{
     collections::HashMap,
     hash::{BuildHasherDefault, Hasher},
-    sync::{Arc, Mutex, MutexGuard, OnceLock},
+    sync::{
+        Arc, Mutex, MutexGuard, OnceLock,
+        atomic::{AtomicI64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use chrono::{DateTime, Utc};
 use ulid::Ulid;
+
+use super::activity::GRANULARITY;
 
 mod batch;
 
@@ -277,6 +282,9 @@ struct CachedToken {
 pub struct Resolved {
     pub token: ActiveToken,
     renderings: [OnceLock<Box<str>>; 2],
+    /// When a use of this answer was last handed to the activity recorder (Unix seconds;
+    /// `i64::MIN` for never). See [`Resolved::use_worth_noting`].
+    last_noted: AtomicI64,
 }
 
 impl Resolved {
@@ -284,7 +292,23 @@ impl Resolved {
         Self {
             token,
             renderings: Default::default(),
+            last_noted: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// Whether a use at `at` may tell the activity recorder anything new: the first use of this
+    /// answer (which may be the token's first use), then one a [`GRANULARITY`] later, which is
+    /// as often as the recorder writes a session's activity anyway. Cache hits in between skip
+    /// the recorder's locks and maps: one atomic load per request (bench/introspection.sh).
+    pub fn use_worth_noting(&self, at: DateTime<Utc>) -> bool {
+        let now = at.timestamp();
+        let last = self.last_noted.load(Ordering::Relaxed);
+        if last != i64::MIN && now.saturating_sub(last) < GRANULARITY.as_secs() as i64 {
+            return false;
+        }
+        // Two requests racing here both note the use; the recorder keeps one.
+        self.last_noted.store(now, Ordering::Relaxed);
+        true
     }
 
     /// Rendering number `which` (0 or 1) of this answer, made by `render` the first time.

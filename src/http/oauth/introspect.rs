@@ -70,7 +70,9 @@ pub async fn introspect(
     let body = match active {
         Some(active) => {
             // Synapse's address is not the client's: only the time is recorded.
-            state.activity.token_used(&active.token, now, None);
+            if active.use_worth_noting(now) {
+                state.activity.token_used(&active.token, now, None);
+            }
             // Everything but the expiry is the same on every request for this answer.
             let fixed = active.rendering(usize::from(supports_device_id), |token| {
                 describe(state, token, supports_device_id).to_string()

@@ -72,9 +72,11 @@ pub async fn userinfo(req: &Request, Data(state): Data<&AppState>) -> Response {
             "the access token lacks the openid scope",
         );
     }
-    state
-        .activity
-        .token_used(active, now, client_ip(req, &state.trusted_proxies));
+    if resolved.use_worth_noting(now) {
+        state
+            .activity
+            .token_used(active, now, client_ip(req, &state.trusted_proxies));
+    }
     let mut claims = json!({ "sub": user.id.to_string() });
     if active.scope.contains(EMAIL) {
         let emails = match state.store.reader().await {
