@@ -27,7 +27,7 @@ use crate::{
         tokens::TokenType,
         users::User,
     },
-    store::{Repo, Store, StoreError},
+    store::{Repo, Store, StoreError, oauth2_sessions::OAuth2RefreshLookup},
 };
 
 /// Why a grant, a refresh or a token request was refused. Each maps to one RFC 6749 / RFC 8628
@@ -800,19 +800,20 @@ async fn refresh_once(
     let mut access_token = TokenType::AccessToken.generate(&mut derived);
     let mut refresh_token = TokenType::RefreshToken.generate(&mut derived);
     let mut repo = store.repo().await?;
-    let Some(old) = repo.oauth2_sessions().find_refresh_token(presented).await? else {
-        return Err(invalid);
-    };
-    let Some(mut session) = repo.oauth2_sessions().find(old.session_id).await? else {
+    let Some(OAuth2RefreshLookup {
+        token: old,
+        mut session,
+        user,
+    }) = repo
+        .oauth2_sessions()
+        .find_refresh_lookup(presented)
+        .await?
+    else {
         return Err(invalid);
     };
     if session.client_id != client.id {
         return Err(invalid);
     }
-    let user = match session.user_id {
-        Some(user_id) => repo.users().find_by_id(user_id).await?,
-        None => None,
-    };
     let Some(user) = user.filter(User::is_active) else {
         return Err(invalid);
     };
