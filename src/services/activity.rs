@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use ulid::Ulid;
 
 use super::access::{ActiveToken, SessionRef};
-use crate::store::{Store, StoreError};
+use crate::store::{SessionActivity, Store, StoreError};
 
 /// A session's activity is written at most this often.
 pub const GRANULARITY: Duration = Duration::from_secs(60);
@@ -153,15 +153,23 @@ async fn write(
     activity: &[(SessionRef, LastUse)],
     first_uses: &[FirstUse],
 ) -> Result<(), StoreError> {
-    let mut repo = store.repo().await?;
+    let (mut compat, mut personal, mut oauth2) = (Vec::new(), Vec::new(), Vec::new());
     for (session, (at, ip)) in activity {
-        let ip = ip.as_deref();
-        match session {
-            SessionRef::Compat(id) => repo.compat().record_activity(*id, *at, ip).await?,
-            SessionRef::Personal(id) => repo.personal().record_activity(*id, *at, ip).await?,
-            SessionRef::OAuth2(id) => repo.oauth2_sessions().record_activity(*id, *at, ip).await?,
-        }
+        let (kind, session_id) = match *session {
+            SessionRef::Compat(id) => (&mut compat, id),
+            SessionRef::Personal(id) => (&mut personal, id),
+            SessionRef::OAuth2(id) => (&mut oauth2, id),
+        };
+        kind.push(SessionActivity {
+            session_id,
+            at: *at,
+            ip: ip.as_deref(),
+        });
     }
+    let mut repo = store.repo().await?;
+    repo.compat().record_activities(&compat).await?;
+    repo.personal().record_activities(&personal).await?;
+    repo.oauth2_sessions().record_activities(&oauth2).await?;
     for (session, token_id, at) in first_uses {
         match session {
             SessionRef::Compat(_) => {

@@ -188,9 +188,11 @@ impl BrowserSessionRepo<'_, Write<'_>> {
             &mut self.conn,
             "user_sessions",
             "user_session_id",
-            id,
-            at,
-            ip,
+            &[super::SessionActivity {
+                session_id: id,
+                at,
+                ip,
+            }],
         )
         .await
     }

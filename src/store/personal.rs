@@ -296,13 +296,20 @@ impl PersonalRepo<'_, Write<'_>> {
         at: DateTime<Utc>,
         ip: Option<&str>,
     ) -> Result<(), StoreError> {
+        self.record_activities(&[super::SessionActivity { session_id, at, ip }])
+            .await
+    }
+
+    /// Record the latest use of many sessions at once (the activity recorder's flush).
+    pub async fn record_activities(
+        &mut self,
+        activity: &[super::SessionActivity<'_>],
+    ) -> Result<(), StoreError> {
         super::record_session_activity(
             &mut self.conn,
             "personal_sessions",
             "personal_session_id",
-            session_id,
-            at,
-            ip,
+            activity,
         )
         .await
     }

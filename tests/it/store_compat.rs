@@ -9,7 +9,7 @@ use gatehouse::{
         tokens::TokenType,
         users::User,
     },
-    store::compat::token_digest,
+    store::{SessionActivity, compat::token_digest},
 };
 use rand::SeedableRng;
 use sqlx::Row;
@@ -166,7 +166,78 @@ async fn tokens_resolve_by_digest_and_are_not_stored_in_clear(db: TestDb) {
     repo.save().await.unwrap();
 }
 
+/// The activity recorder's flush writes many sessions per statement: each gets its own time,
+/// and its own address or, with none, keeps the one it had.
+async fn session_activity_is_written_in_batches(db: TestDb) {
+    let store = db.store().await;
+    let clock = MockClock::default();
+    let user = User {
+        id: new_id(&clock),
+        username: "hana".into(),
+        created_at: clock.now(),
+        locked_at: None,
+        deactivated_at: None,
+        can_request_admin: false,
+        is_guest: false,
+    };
+    let mut repo = store.repo().await.unwrap();
+    repo.users().add(&user).await.unwrap();
+    // More than one batch (250), and not a multiple of it.
+    let mut sessions = Vec::new();
+    for i in 0..601 {
+        let session = CompatSession {
+            id: new_id(&clock),
+            user_id: user.id,
+            device_id: Some(format!("DEVICE{i:04}")),
+            human_name: None,
+            created_at: clock.now(),
+            finished_at: None,
+            is_synapse_admin: false,
+            last_active_at: None,
+            last_active_ip: Some("192.0.2.1".into()),
+            user_agent: None,
+            redirect_uri: None,
+        };
+        repo.compat().add_session(&session).await.unwrap();
+        sessions.push(session.id);
+    }
+    let started = clock.now();
+    let ips: Vec<String> = (0..sessions.len())
+        .map(|i| format!("198.51.100.{}", i % 250))
+        .collect();
+    let activity: Vec<SessionActivity> = sessions
+        .iter()
+        .enumerate()
+        .map(|(i, &session_id)| SessionActivity {
+            session_id,
+            at: started + Duration::milliseconds(i as i64),
+            ip: (i % 2 == 0).then(|| ips[i].as_str()),
+        })
+        .collect();
+    repo.compat().record_activities(&activity).await.unwrap();
+    repo.save().await.unwrap();
+
+    let mut reader = store.reader().await.unwrap();
+    let stored = reader.compat().active_sessions(user.id).await.unwrap();
+    assert_eq!(stored.len(), sessions.len());
+    for session in stored {
+        let i = sessions.iter().position(|&id| id == session.id).unwrap();
+        assert_eq!(
+            session.last_active_at,
+            Some(started + Duration::milliseconds(i as i64)),
+            "session {i}"
+        );
+        let ip = if i % 2 == 0 {
+            ips[i].as_str()
+        } else {
+            "192.0.2.1"
+        };
+        assert_eq!(session.last_active_ip.as_deref(), Some(ip), "session {i}");
+    }
+}
+
 on_both_backends!(
+    session_activity_is_written_in_batches,
     tokens_resolve_by_digest_and_are_not_stored_in_clear,
     token_invalidations_reach_other_handles_once,
     tokens_resolve_in_batches,
