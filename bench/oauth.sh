@@ -22,7 +22,7 @@ export SHARED_SECRET
 
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk" >&2; exit 1; }
 cargo build --release --locked --quiet --bin gatehouse --example seed_oauth_sessions \
-    --example seed_compat_tokens --example refresh_load
+    --example seed_compat_tokens --example refresh_load --example code_flow_load
 bin=$PWD/target/release/gatehouse
 work=$(mktemp -d)
 server=
@@ -62,7 +62,8 @@ case $backend in
         config_uri=$db_url ;;
     *) echo "usage: bench/oauth.sh [postgres|sqlite]" >&2; exit 2 ;;
 esac
-target/release/examples/seed_oauth_sessions "$db_url" "$SESSIONS" "$work/sessions.txt"
+PASSWORD=bench-password-not-secret
+target/release/examples/seed_oauth_sessions "$db_url" "$SESSIONS" "$work/sessions.txt" "$PASSWORD"
 target/release/examples/seed_compat_tokens "$db_url" "$SESSIONS" "$work/compat.txt"
 # Introspection uses the sessions neither the warm-up (the last CLIENTS) nor the run (the first
 # CLIENTS) refreshes: their access tokens stay active.
@@ -76,10 +77,14 @@ matrix:
   kind: synapse_read_only
   secret: $SHARED_SECRET
   endpoint: http://127.0.0.1:9/
+rate_limiting:
+  login:
+    per_ip: {burst: 1000000, per_second: 1000000}
+    per_account: {burst: 1000000, per_second: 1000000}
 http:
   listeners:
     - name: bench
-      resources: [{name: oauth}, {name: discovery}, {name: health}]
+      resources: [{name: oauth}, {name: discovery}, {name: human}, {name: health}]
       binds: [{address: "127.0.0.1:$port"}]
 YAML
 "$bin" config generate > "$work/base.yaml"
@@ -107,6 +112,20 @@ s = ($after_server - $before_server) * 1000 / g
 p = ($after_pg - $before_pg) * 1000 / g
 print(f'{s + p:.3f} ms (gatehouse {s:.3f} ms, postgres {p:.3f} ms)')")
 
+# Complete authorization-code flows (sign-in done once per browser beforehand, consent remembered).
+mapfile -t pg < <(postgres_pids)
+before_server=$(cpu_seconds "$server")
+before_pg=$(cpu_seconds "${pg[@]}")
+flows=$(target/release/examples/code_flow_load "$url" "$work/sessions.txt" "$PASSWORD" "$CLIENTS" "$DURATION" | result)
+after_server=$(cpu_seconds "$server")
+after_pg=$(cpu_seconds "${pg[@]}")
+count=$(sed 's/.*flows=\([0-9]*\).*/\1/' <<<"$flows")
+per_flow=$(python3 -c "
+n = max($count, 1)
+s = ($after_server - $before_server) * 1000 / n
+p = ($after_pg - $before_pg) * 1000 / n
+print(f'{s + p:.3f} ms (gatehouse {s:.3f} ms, postgres {p:.3f} ms)')")
+
 introspect() {
     TOKENS_FILE=$1 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/introspect.lua "$url" | result
 }
@@ -116,5 +135,7 @@ mat=$(introspect "$work/oauth-access.txt")
 echo "== $backend, $(nproc) cores, ${DURATION}s runs"
 echo "refresh grants, $CLIENTS clients, each its own chain: $refresh"
 echo "  server CPU per grant: $per_grant"
+echo "authorization-code flows (GET /authorize + code exchange), $CLIENTS browsers: $flows"
+echo "  server CPU per flow: $per_flow"
 echo "introspection, $CONNECTIONS connections, $SESSIONS compat tokens (mct_): $mct"
 echo "introspection, $CONNECTIONS connections, $((SESSIONS - 2 * CLIENTS)) OAuth tokens (mat_): $mat"

@@ -7,6 +7,9 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "support/latencies.rs"]
+mod latencies;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -76,28 +79,10 @@ async fn main() -> anyhow::Result<()> {
             })
         })
         .collect();
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        let (mine, failed) = task.await?;
-        latencies.extend(mine);
-        errors += failed;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    let percentile = |p: f64| {
-        let index = ((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
-        latencies
-            .get(index)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let run = latencies::gather(started, tasks).await?;
     println!(
-        "RESULT grants={} grants_per_s={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} errors={errors}",
-        latencies.len(),
-        latencies.len() as f64 / elapsed,
-        percentile(0.50),
-        percentile(0.99),
-        percentile(1.0),
+        "RESULT grants={} grants_per_s={:.0} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} errors={}",
+        run.count, run.per_second, run.p50_ms, run.p99_ms, run.max_ms, run.errors,
     );
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! Benchmark setup: create N users, a public OAuth 2.0 client, and one OAuth 2.0 session per
 //! user (an authorization approved and its code exchanged, through the same services the
 //! endpoints use). Writes the client id on the first line of OUT, then one line per session:
-//! `<access token> <refresh token>`. Access tokens live ACCESS_TTL seconds (default 3600).
+//! `<access token> <refresh token>`. Access tokens live an hour. With PASSWORD, every user gets
+//! that password (for `code_flow_load`'s sign-ins).
 //!
-//!     cargo run --release --example seed_oauth_sessions -- DATABASE_URL N OUT [ACCESS_TTL]
+//!     cargo run --release --example seed_oauth_sessions -- DATABASE_URL N OUT [PASSWORD]
 //!
 //! DATABASE_URL is a sqlx URL (`sqlite:///tmp/x.db?mode=rwc` or `postgres://…`). The schema is
 //! migrated first. Users are named oauth000001, oauth000002, …
@@ -12,6 +13,7 @@ use std::{io::Write, sync::Arc};
 
 use chrono::Duration;
 use gatehouse::{
+    crypto::passwords::{PasswordAlgorithm, PasswordHasher, PasswordScheme},
     domain::{
         Clock, SystemClock,
         ids::new_id,
@@ -21,7 +23,7 @@ use gatehouse::{
         users::User,
     },
     services::oauth2_sessions::{self, AuthorizationRequest, CodeExchange},
-    store::{PoolSettings, Store},
+    store::{PoolSettings, Store, passwords::UserPassword},
 };
 
 pub const REDIRECT_URI: &str = "http://127.0.0.1/callback";
@@ -31,10 +33,26 @@ const VERIFIER: &str = "bench-code-verifier-bench-code-verifier-0123456789";
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let [_, url, count, out, rest @ ..] = args.as_slice() else {
-        anyhow::bail!("usage: seed_oauth_sessions DATABASE_URL N OUT [ACCESS_TTL]");
+        anyhow::bail!("usage: seed_oauth_sessions DATABASE_URL N OUT [PASSWORD]");
     };
     let count: usize = count.parse()?;
-    let access_ttl = Duration::seconds(rest.first().map_or(Ok(3600), |t| t.parse())?);
+    let access_ttl = Duration::hours(1);
+    // One hash shared by every user: hashing thousands of passwords would dominate the setup.
+    let hashed = match rest.first() {
+        Some(password) => {
+            let hasher = PasswordHasher::new(
+                vec![PasswordScheme {
+                    version: 1,
+                    algorithm: PasswordAlgorithm::Argon2id,
+                    pepper: None,
+                    unicode_normalization: false,
+                }],
+                0,
+            )?;
+            Some(hasher.hash(password).await?.1)
+        }
+        None => None,
+    };
     let store = Store::connect(url, &PoolSettings::default()).await?;
     store.migrate().await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -83,6 +101,18 @@ async fn main() -> anyhow::Result<()> {
         {
             let mut repo = store.repo().await?;
             repo.users().add(&user).await?;
+            if let Some(hashed) = &hashed {
+                repo.passwords()
+                    .add(&UserPassword {
+                        id: new_id(clock),
+                        user_id: user.id,
+                        hashed_password: hashed.clone(),
+                        version: 1,
+                        upgraded_from_id: None,
+                        created_at: clock.now(),
+                    })
+                    .await?;
+            }
             repo.save().await?;
         }
         let scope = Scope::parse(&format!(
