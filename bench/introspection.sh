@@ -9,6 +9,8 @@
 #                      CACHE_TTL=60 (experimental.introspection_cache_ttl, default 60; 0 = every request hits the DB)
 #                      PAUSE_MS=2.8 (the paced run: each of the 64 connections waits this long between
 #                      requests, about 20,000 req/s in all; its line gives the rate reached)
+#                      BIN=… SEED=… (compare another build: its gatehouse binary and its
+#                      seed_compat_tokens example; nothing is built then)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which_db=${1:-both}
@@ -23,9 +25,14 @@ SHARED_SECRET=bench-shared-secret
 export PASSWORD SHARED_SECRET
 
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk" >&2; exit 1; }
-cargo build --release --locked --quiet --bin gatehouse --example seed_compat_tokens
-bin=$PWD/target/release/gatehouse
-seed=$PWD/target/release/examples/seed_compat_tokens
+if [ -n "${BIN:-}" ]; then
+    # Another build to compare with (A/B): its server and its seeding example.
+    bin=$BIN seed=${SEED:?SEED: the seed_compat_tokens example built with BIN}
+else
+    cargo build --release --locked --quiet --bin gatehouse --example seed_compat_tokens
+    bin=$PWD/target/release/gatehouse
+    seed=$PWD/target/release/examples/seed_compat_tokens
+fi
 work=$(mktemp -d)
 server=
 cleanup() {
@@ -38,6 +45,15 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 result() { grep '^RESULT' | sed 's/^RESULT //'; }
+# CPU seconds (user + system) used so far by the processes given.
+cpu_seconds() {
+    local ticks=0 pid
+    for pid in "$@"; do
+        [ -r "/proc/$pid/stat" ] || continue
+        ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    done
+    python3 -c "print($ticks / $(getconf CLK_TCK))"
+}
 # Resident memory of a process: its own (anonymous) pages, and the file pages it maps. SQLite
 # maps the database file once per connection (PRAGMA mmap_size), so file pages shared with the
 # page cache are counted once per connection in RSS although they are in memory once.
@@ -122,8 +138,18 @@ PY
         USERS=$TOKENS wrk -t1 -c"$LOGIN_CONNECTIONS" -d"${DURATION}s" --timeout 30s -s bench/login.lua "$url" | result
     }
     introspect 2 "$CONNECTIONS" 3 >/dev/null
-    local introspection paced
+    local introspection paced per_request before_server before_pg pg=()
+    # Server CPU per request of the flat-out run: Gatehouse, and every `postgres` process on the
+    # machine (its background writers too) on PostgreSQL.
+    [ "$backend" = postgres ] && mapfile -t pg < <(pgrep -x postgres || true)
+    before_server=$(cpu_seconds "$server")
+    before_pg=$(cpu_seconds "${pg[@]}")
     introspection=$(introspect 2 "$CONNECTIONS")
+    per_request=$(python3 -c "
+n = max(int('$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$introspection")'), 1)
+s = ($(cpu_seconds "$server") - $before_server) * 1e6 / n
+p = ($(cpu_seconds "${pg[@]}") - $before_pg) * 1e6 / n
+print(f'{s + p:.1f} µs (gatehouse {s:.1f} µs, database server {p:.1f} µs)')")
     # The same connections at a steady rate of about 20,000 req/s rather than flat out.
     paced=$(PAUSE_MS=$PAUSE_MS introspect 2 "$CONNECTIONS")
     local idle_rss alone32
@@ -168,6 +194,7 @@ PY
     kill "$server"; wait "$server" 2>/dev/null || true; server=
     echo "== $backend: $TOKENS tokens, $(nproc) cores, ${DURATION}s runs, introspection cache TTL ${CACHE_TTL}s"
     echo "introspection, $CONNECTIONS connections:        $introspection"
+    echo "  server CPU per request: $per_request"
     echo "introspection, $CONNECTIONS connections, paced: $paced"
     echo "compat logins (argon2id), $LOGIN_CONNECTIONS connections: $logins"
     echo "  logins while introspecting:            $both_logins"
