@@ -159,6 +159,32 @@ async fn synapse_delegates_auth_to_gatehouse(db: TestDb) {
     };
     let mut env = setup(&db, python.clone()).await;
 
+    // Synapse passes Gatehouse's discovery document through unchanged, on the stable path
+    // and on MSC2965's unstable one. (Its older `auth_issuer` endpoint is gone from Synapse.)
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let answer = http.get(&url).send().await.unwrap();
+            let status = answer.status().as_u16();
+            (status, answer.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, ours) = get(format!(
+        "{}/.well-known/openid-configuration",
+        env.gatehouse.url
+    ))
+    .await;
+    assert_eq!(status, 200);
+    for path in [
+        "/_matrix/client/v1/auth_metadata",
+        "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata",
+    ] {
+        let (status, theirs) = get(format!("{}{path}", env.synapse.url)).await;
+        assert_eq!(status, 200, "{path}: {theirs}\n{}", env.synapse.log_tail());
+        assert_eq!(theirs, ours, "{path}");
+    }
+
     // register-user checks the localpart with Synapse and provisions the user there.
     env.cli_ok(&[
         "manage",
