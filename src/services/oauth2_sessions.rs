@@ -312,6 +312,10 @@ pub async fn exchange_code(
                 "redirect_uri differs from the authorization request's",
             ));
         }
+        // RFC 6749 §4.1.3 asks for it only when the authorization request carried it; one
+        // without it can only have been for the client's only redirect URI.
+        None if matches!(client.redirect_uris.as_slice(), [only] if only.as_str() == grant.redirect_uri) =>
+            {}
         None => return Err(GrantError::InvalidRequest("redirect_uri is required")),
     }
     match (&grant.pkce, exchange.code_verifier) {

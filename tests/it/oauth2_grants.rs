@@ -358,8 +358,40 @@ async fn pkce_and_redirect_rules(db: TestDb) {
         matches!(wrong_redirect, Err(GrantError::InvalidGrant(_))),
         "{wrong_redirect:?}"
     );
+    // Without redirect_uri: enough for a client with one registered redirect URI (an
+    // authorization request may leave it out then), not for one with several.
+    let several = OAuth2Client {
+        redirect_uris: vec![
+            REDIRECT.parse().unwrap(),
+            "https://app.example/other".parse().unwrap(),
+        ],
+        ..confidential.clone()
+    };
+    let without = |client: OAuth2Client| {
+        let code = code.clone();
+        async move {
+            oauth2_sessions::exchange_code(
+                &s.store,
+                &s.clock,
+                &mut s.state.random.rng(),
+                &client,
+                CodeExchange {
+                    code: &code,
+                    redirect_uri: None,
+                    code_verifier: None,
+                },
+                TTL,
+            )
+            .await
+        }
+    };
+    let unsaid = without(several).await;
+    assert!(
+        matches!(unsaid, Err(GrantError::InvalidRequest(_))),
+        "{unsaid:?}"
+    );
     // A confidential client without PKCE may exchange; no refresh grant, no refresh token.
-    let issued = exchange(&setup, &confidential, &code, None).await.unwrap();
+    let issued = without(confidential.clone()).await.unwrap();
     assert!(issued.refresh_token.is_none());
 
     // A plain challenge works too.
