@@ -7,7 +7,7 @@
 #
 #   bench/oauth.sh [postgres|sqlite]     (default postgres)
 #
-# Knobs (environment): CLIENTS=16 DURATION=20 SESSIONS=2000 CONNECTIONS=64
+# Knobs (environment): CLIENTS=16 DURATION=20 SESSIONS=2000 CONNECTIONS=64 BIN (see below)
 # Server CPU per grant is the CPU time of the Gatehouse process and of every `postgres` process
 # on the machine over the run, divided by the grants: run it on a machine doing nothing else.
 set -euo pipefail
@@ -23,7 +23,9 @@ export SHARED_SECRET
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk" >&2; exit 1; }
 cargo build --release --locked --quiet --bin gatehouse --example seed_oauth_sessions \
     --example seed_compat_tokens --example refresh_load --example code_flow_load
-bin=$PWD/target/release/gatehouse
+# BIN=…: another build's server to compare with (A/B); the seeding and load examples are
+# this tree's (the schema must be the same).
+bin=${BIN:-$PWD/target/release/gatehouse}
 work=$(mktemp -d)
 server=
 cleanup() {

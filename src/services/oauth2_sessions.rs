@@ -884,8 +884,6 @@ async fn refresh_once(
         access_token = TokenType::AccessToken.generate(rng);
         refresh_token = TokenType::RefreshToken.generate(rng);
     }
-    // The new pair first: the presented token is then made to point at it. A refusal below
-    // drops the unit of work, and the pair with it.
     let access = OAuth2AccessToken {
         id: new_id(clock),
         session_id: session.id,
@@ -903,33 +901,33 @@ async fn refresh_once(
         revoked_at: None,
         next_id: None,
     };
-    // A concurrent refresh of the same token drew the same pair and stored it first: on
-    // PostgreSQL the insert waits for it and then finds the digest taken. Lost the race.
-    for added in [
-        repo.oauth2_sessions()
-            .add_access_token(&access, &access_token)
-            .await,
-        repo.oauth2_sessions()
-            .add_refresh_token(&next, &refresh_token)
-            .await,
-    ] {
-        match added {
-            Err(StoreError::Conflict(_)) => return Ok(None),
-            added => added?,
-        }
-    }
+    // A refusal below drops the unit of work, and the new pair with it. Of two concurrent
+    // refreshes with one token only one wins; the other may find the same pair stored already
+    // (on PostgreSQL its insert waits for the winner, then finds the digest taken).
     match (decision, successor) {
         (RefreshDecision::Rotate, _) => {
-            // Conditional: of two concurrent refreshes with one token only one wins.
             if !repo
                 .oauth2_sessions()
-                .consume_refresh_token(old.id, next.id, now)
+                .rotate_refresh_token(&old, (&access, &access_token), (&next, &refresh_token), now)
                 .await?
             {
                 return Ok(None);
             }
         }
         (RefreshDecision::RotateAgain, Some(successor)) => {
+            for added in [
+                repo.oauth2_sessions()
+                    .add_access_token(&access, &access_token)
+                    .await,
+                repo.oauth2_sessions()
+                    .add_refresh_token(&next, &refresh_token)
+                    .await,
+            ] {
+                match added {
+                    Err(StoreError::Conflict(_)) => return Ok(None),
+                    added => added?,
+                }
+            }
             if !repo
                 .oauth2_sessions()
                 .repoint_refresh_token(old.id, successor.id, next.id)
@@ -940,13 +938,13 @@ async fn refresh_once(
             repo.oauth2_sessions()
                 .withdraw_refresh_token(&successor, now)
                 .await?;
+            if let Some(previous) = old.access_token_id {
+                repo.oauth2_sessions()
+                    .revoke_access_token(previous, now)
+                    .await?;
+            }
         }
         _ => return Err(invalid),
-    }
-    if let Some(previous) = old.access_token_id {
-        repo.oauth2_sessions()
-            .revoke_access_token(previous, now)
-            .await?;
     }
     repo.save().await?;
     Ok(Some(IssuedTokens {
