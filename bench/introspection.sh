@@ -43,17 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-result() { grep '^RESULT' | sed 's/^RESULT //'; }
-# CPU seconds (user + system) used so far by the processes given.
-cpu_seconds() {
-    local ticks=0 pid
-    for pid in "$@"; do
-        [ -r "/proc/$pid/stat" ] || continue
-        ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
-    done
-    python3 -c "print($ticks / $(getconf CLK_TCK))"
-}
+# shellcheck source=bench/common.sh
+source bench/common.sh
 # Resident memory of a process: its own (anonymous) pages, and the file pages it maps. SQLite
 # maps the database file once per connection (PRAGMA mmap_size), so file pages shared with the
 # page cache are counted once per connection in RSS although they are in memory once.

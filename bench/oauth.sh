@@ -35,17 +35,8 @@ cleanup() {
     true
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-result() { grep '^RESULT' | sed 's/^RESULT //'; }
-# CPU seconds (user + system) used so far by the given processes.
-cpu_seconds() {
-    local ticks=0 pid
-    for pid in "$@"; do
-        [ -r "/proc/$pid/stat" ] || continue
-        ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
-    done
-    python3 -c "print($ticks / $(getconf CLK_TCK))"
-}
+# shellcheck source=bench/common.sh
+source bench/common.sh
 postgres_pids() { pgrep -x postgres || true; }
 
 case $backend in

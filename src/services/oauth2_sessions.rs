@@ -915,18 +915,12 @@ async fn refresh_once(
             }
         }
         (RefreshDecision::RotateAgain, Some(successor)) => {
-            for added in [
-                repo.oauth2_sessions()
-                    .add_access_token(&access, &access_token)
-                    .await,
-                repo.oauth2_sessions()
-                    .add_refresh_token(&next, &refresh_token)
-                    .await,
-            ] {
-                match added {
-                    Err(StoreError::Conflict(_)) => return Ok(None),
-                    added => added?,
-                }
+            if !repo
+                .oauth2_sessions()
+                .add_token_pair((&access, &access_token), (&next, &refresh_token))
+                .await?
+            {
+                return Ok(None);
             }
             if !repo
                 .oauth2_sessions()

@@ -531,17 +531,6 @@ impl CompatRepo<'_, Write<'_>> {
         Ok(done.rows_affected())
     }
 
-    /// Record activity (from a token use) on a session.
-    pub async fn record_activity(
-        &mut self,
-        session_id: Ulid,
-        at: DateTime<Utc>,
-        ip: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.record_activities(&[super::SessionActivity { session_id, at, ip }])
-            .await
-    }
-
     /// Record the latest use of many sessions at once (the activity recorder's flush).
     pub async fn record_activities(
         &mut self,

@@ -374,9 +374,9 @@ pub struct SessionActivity<'a> {
     pub ip: Option<&'a str>,
 }
 
-/// Sessions recorded per statement: a few hundred keep the statement small while one statement
-/// per session made the activity of 100,000 sessions cost a quarter of the introspection
-/// throughput on PostgreSQL (bench/introspection.sh).
+/// Sessions recorded per statement: a few hundred keep the statement and its parameter list
+/// small, where the flush of 100,000 sessions' activity (bench/introspection.sh) was 100,000
+/// statements.
 const ACTIVITY_BATCH: usize = 250;
 
 /// Record the latest use of sessions (rows of `table`, keyed by `key`). `table` and `key` are

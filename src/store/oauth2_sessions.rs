@@ -130,8 +130,7 @@ fn lookup_user_from_row(row: &AnyRow, session: &OAuth2Session) -> Result<Option<
 }
 
 /// What a presented refresh token resolves to: the token, its session and the session's user,
-/// whatever their state (one query: the refresh grant's reads were a third of its statements,
-/// bench/oauth.sh).
+/// whatever their state (one query, as for access tokens).
 #[derive(Debug, Clone)]
 pub struct OAuth2RefreshLookup {
     pub token: OAuth2RefreshToken,
@@ -401,6 +400,26 @@ impl OAuth2SessionRepo<'_, Write<'_>> {
         Ok(())
     }
 
+    /// Store a new access token and the refresh token issued with it. False when a concurrent
+    /// refresh of the same token stored the same pair first (on PostgreSQL the insert waits for
+    /// it, then finds the digest taken): then drop the unit of work.
+    pub async fn add_token_pair(
+        &mut self,
+        (access, access_token): (&OAuth2AccessToken, &str),
+        (next, refresh_token): (&OAuth2RefreshToken, &str),
+    ) -> Result<bool, StoreError> {
+        for added in [
+            self.add_access_token(access, access_token).await,
+            self.add_refresh_token(next, refresh_token).await,
+        ] {
+            match added {
+                Err(StoreError::Conflict(_)) => return Ok(false),
+                added => added?,
+            }
+        }
+        Ok(true)
+    }
+
     /// A refresh: store the new pair (`access`, and `next` issued with it), mark `old` consumed
     /// and replaced by `next`, and end the access token `old` was issued with. False when `old`
     /// was consumed or revoked meanwhile, or a concurrent refresh stored the same pair first:
@@ -413,14 +432,11 @@ impl OAuth2SessionRepo<'_, Write<'_>> {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         if self.conn.backend_name() != "PostgreSQL" {
-            for added in [
-                self.add_access_token(access, access_token).await,
-                self.add_refresh_token(next, refresh_token).await,
-            ] {
-                match added {
-                    Err(StoreError::Conflict(_)) => return Ok(false),
-                    added => added?,
-                }
+            if !self
+                .add_token_pair((access, access_token), (next, refresh_token))
+                .await?
+            {
+                return Ok(false);
             }
             if !self.consume_refresh_token(old.id, next.id, now).await? {
                 return Ok(false);
@@ -572,17 +588,6 @@ impl OAuth2SessionRepo<'_, Write<'_>> {
             .await?;
         }
         Ok(())
-    }
-
-    /// Record activity (from a token use) on a session.
-    pub async fn record_activity(
-        &mut self,
-        session_id: Ulid,
-        at: DateTime<Utc>,
-        ip: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.record_activities(&[super::SessionActivity { session_id, at, ip }])
-            .await
     }
 
     /// Record the latest use of many sessions at once (the activity recorder's flush).

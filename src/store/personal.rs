@@ -289,17 +289,6 @@ impl PersonalRepo<'_, Write<'_>> {
         Ok(())
     }
 
-    /// Record activity (from a token use) on a session.
-    pub async fn record_activity(
-        &mut self,
-        session_id: Ulid,
-        at: DateTime<Utc>,
-        ip: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.record_activities(&[super::SessionActivity { session_id, at, ip }])
-            .await
-    }
-
     /// Record the latest use of many sessions at once (the activity recorder's flush).
     pub async fn record_activities(
         &mut self,

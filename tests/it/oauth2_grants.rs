@@ -20,6 +20,7 @@ use gatehouse::{
             self, AuthorizationRequest, CodeExchange, GrantError, IssuedTokens, RefreshRequest,
         },
     },
+    store::SessionActivity,
 };
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -1100,7 +1101,11 @@ async fn finishing_while_activity_is_written_does_not_deadlock(db: TestDb) {
     let mut flusher = s.store.repo().await.unwrap();
     flusher
         .oauth2_sessions()
-        .record_activity(issued.session.id, now, None)
+        .record_activities(&[SessionActivity {
+            session_id: issued.session.id,
+            at: now,
+            ip: None,
+        }])
         .await
         .unwrap();
     let finishing = tokio::spawn({

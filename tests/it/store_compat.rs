@@ -139,7 +139,11 @@ async fn tokens_resolve_by_digest_and_are_not_stored_in_clear(db: TestDb) {
     // Activity and finishing.
     clock.advance(Duration::seconds(10));
     repo.compat()
-        .record_activity(session.id, clock.now(), Some("127.0.0.1"))
+        .record_activities(&[SessionActivity {
+            session_id: session.id,
+            at: clock.now(),
+            ip: Some("127.0.0.1"),
+        }])
         .await
         .unwrap();
     let active = repo.compat().active_sessions(user.id).await.unwrap();
