@@ -11,6 +11,7 @@ mod logging;
 pub mod matrix_error;
 pub mod oauth;
 pub mod pages;
+pub mod security_headers;
 
 pub mod synapse_admin;
 pub mod tls;
@@ -399,7 +400,7 @@ pub fn listener_routes(
         _ => route,
     };
     let endpoint = route
-        .with(security_headers())
+        .with(security_headers::SecurityHeaders)
         .with(body_limit::BodyLimit::new(state.config.http.max_body_size))
         // A bug must cost one request a 500, not the connection.
         .with(poem::middleware::CatchPanic::new())
@@ -409,21 +410,6 @@ pub fn listener_routes(
     } else {
         endpoint.boxed()
     }
-}
-
-/// Headers on every answer: nothing of Gatehouse may be framed (clickjacking of the sign-in and
-/// consent pages), content types are not sniffed, and no URL (which may hold a code) leaks in
-/// a `Referer`. The CSP is appended, so a page's own policy (the form-post page's script hash)
-/// is enforced alongside it.
-fn security_headers() -> poem::middleware::SetHeader {
-    poem::middleware::SetHeader::new()
-        .overriding(poem::http::header::X_FRAME_OPTIONS, "DENY")
-        .appending(
-            poem::http::header::CONTENT_SECURITY_POLICY,
-            "frame-ancestors 'none'",
-        )
-        .overriding(poem::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        .overriding(poem::http::header::REFERRER_POLICY, "no-referrer")
 }
 
 /// Resources this build serves; `server` warns about configured resources not in this list.

@@ -388,9 +388,16 @@ pub(crate) async fn record_session_activity(
     key: &'static str,
     activity: &[SessionActivity<'_>],
 ) -> Result<(), StoreError> {
+    // SQLite looks a numbered parameter's name up in a list as long as the statement's
+    // parameters, once per parameter bound: with `$n` a 250-row flush cost 0.3 µs per
+    // request of bench/introspection.sh's flat-out run (perf), anonymous `?` costs nothing.
+    let numbered = conn.backend_name() == "PostgreSQL";
     for batch in activity.chunks(ACTIVITY_BATCH) {
         let rows = (0..batch.len())
-            .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+            .map(|i| match numbered {
+                true => format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3),
+                false => "(?, ?, ?)".to_owned(),
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(

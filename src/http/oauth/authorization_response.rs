@@ -428,7 +428,7 @@ mod tests {
             .expect("valid")
             .param("code", "abc")
         })
-        .with(crate::http::security_headers());
+        .with(crate::http::security_headers::SecurityHeaders);
         let response = page.call(poem::Request::default()).await.expect("answer");
         let policies: Vec<_> = response
             .headers()
